@@ -1,0 +1,48 @@
+"""The one place that knows the concrete classes: builds the engine, the session factory
+and each package's services from the settings. Handlers and gateways receive the
+container and ask it for what they need."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from guichet.settings import Settings
+from ticket_core.business_time import BusinessCalendar
+from ticket_core.calendar_store import load_calendar
+from ticket_core.db import create_engine, session_factory, utcnow
+from ticket_core.services import SlaPolicy, TicketContext, TicketService
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    clock: Callable[[], datetime] = utcnow
+    extras: dict[str, object] = field(default_factory=dict)
+
+    async def calendar(self, session: AsyncSession) -> BusinessCalendar:
+        # Loaded per unit of work: exceptions entered on another instance apply at once.
+        return await load_calendar(session, self.settings.opening_hours)
+
+    async def tickets(self, session: AsyncSession) -> TicketService:
+        s = self.settings
+        ctx = TicketContext(
+            calendar=await self.calendar(session), site=s.site, ticket_prefix=s.ticket_prefix,
+            sla=SlaPolicy(s.sla_critical_hours, s.sla_normal_hours, s.sla_mail_hours),
+            clock=self.clock,
+        )
+        return TicketService(session, ctx)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def build_container(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Container:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.effective_database_url)
+    return Container(settings=settings, engine=engine, session_factory=session_factory(engine), clock=clock)

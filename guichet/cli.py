@@ -1,0 +1,137 @@
+"""The ``guichet`` command: migrate, create-admin, serve (the main job), demo-data."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import signal
+import sys
+
+from aiohttp import web
+from sqlalchemy import select
+
+from guichet.bootstrap import Container, build_container
+from guichet.settings import Settings, SettingsError, load_settings
+from ticket_core.catalogue import seed_catalogue
+from ticket_core.migrate import upgrade_async
+
+log = logging.getLogger("guichet")
+
+
+async def prepare_database(container: Container) -> None:
+    """Migrations to head, then the catalogue's missing starting entries."""
+    await upgrade_async(container.settings.effective_database_url)
+    async with container.session_factory() as session:
+        added = await seed_catalogue(session)
+        await session.commit()
+    if added:
+        log.info("catalogue: %d starting entries added", added)
+
+
+async def ensure_admin(container: Container) -> str | None:
+    """Create the first admin account when there is none. Its password comes from
+    GUICHET_ADMIN_PASSWORD, or is generated and returned so the caller prints it once."""
+    from accounts.models import User
+    from accounts.services import create_user
+
+    s = container.settings
+    async with container.session_factory() as session:
+        if await session.scalar(select(User).where(User.role == "admin").limit(1)):
+            return None
+        password = s.admin_password or secrets.token_urlsafe(12)
+        await create_user(session, username=s.admin_username, password=password, role="admin",
+                          display_name="Administrateur")
+        await session.commit()
+    return None if s.admin_password else password
+
+
+async def serve(settings: Settings) -> None:
+    from guichet.web import create_app
+
+    container = build_container(settings)
+    await prepare_database(container)
+    generated = await ensure_admin(container)
+    if generated:
+        print(f"First admin account created: user {settings.admin_username!r}, password {generated!r} "
+              "(shown once; set GUICHET_ADMIN_PASSWORD to choose it)", flush=True)
+    app = create_app(container)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+    await site.start()
+    print(f"Guichet is serving on http://{settings.http_host}:{settings.http_port}/ "
+          f"(API: /api/openapi.json, database: {settings.effective_database_url.split('://')[0]})", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("stopping…", flush=True)
+    await runner.cleanup()
+    await container.close()
+
+
+async def _migrate(settings: Settings) -> None:
+    container = build_container(settings)
+    try:
+        await prepare_database(container)
+    finally:
+        await container.close()
+
+
+async def _create_user(settings: Settings, args: argparse.Namespace) -> None:
+    from accounts.services import create_user
+
+    container = build_container(settings)
+    try:
+        await prepare_database(container)
+        async with container.session_factory() as session:
+            user = await create_user(session, username=args.username, password=args.password, role=args.role,
+                                     sip_endpoint=args.sip_endpoint)
+            await session.commit()
+        print(f"user {user.username} ({user.role}) created with id {user.id}")
+    finally:
+        await container.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="guichet", description="Guichet contact center")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the contact center (the main job)")
+    sub.add_parser("migrate", help="apply database migrations and seed the catalogue")
+    cu = sub.add_parser("create-user", help="create an account")
+    cu.add_argument("username")
+    cu.add_argument("--role", required=True, choices=["operator", "supervisor", "auditor", "admin"])
+    cu.add_argument("--password", required=True)
+    cu.add_argument("--sip-endpoint")
+    demo = sub.add_parser("demo-data", help="generate deterministic synthetic history")
+    demo.add_argument("--months", type=int, default=13)
+    demo.add_argument("--scale", type=float, default=1.0)
+    demo.add_argument("--seed", type=int, default=2026)
+    demo.add_argument("--end", help="last month generated, YYYY-MM (default: last month)")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        asyncio.run(serve(settings))
+    elif args.command == "migrate":
+        asyncio.run(_migrate(settings))
+    elif args.command == "create-user":
+        asyncio.run(_create_user(settings, args))
+    elif args.command == "demo-data":
+        from demo.generator import run_demo_data
+
+        return asyncio.run(run_demo_data(settings, months=args.months, scale=args.scale, seed=args.seed,
+                                         end=args.end))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
