@@ -25,6 +25,7 @@ class EventKind(StrEnum):
     CALL_RECEIVED_OUTSIDE_HOURS = "call_received_outside_hours"
     CALL_PRESENTED = "call_presented"  # entered a queue
     CALL_OFFERED = "call_offered"  # an operator's phone rang
+    CALL_OFFER_FAILED = "call_offer_failed"  # …and was not answered (timeout, declined, busy)
     CALL_ANSWERED = "call_answered"  # an operator's leg was bridged with it
     CALL_ABANDONED = "call_abandoned"  # caller hung up while waiting
     CALL_LOST = "call_lost"  # ended unanswered for another reason
