@@ -68,6 +68,16 @@ class AcdService:
             self.acd.register_operator(str(user.id), user.display_name or user.username,
                                        user.sip_endpoint, skills.get(user.id, {}))
 
+    async def ensure_known(self, operator_id: str) -> None:
+        """Reload the roster when an operator is not known yet (created since start-up,
+        possibly on another instance)."""
+        assert self.acd is not None
+        try:
+            self.acd.operator(operator_id)
+        except d.AcdError:
+            async with self.session_factory() as session:
+                await self.load_roster(session)
+
     async def _restore_operator_states(self, session: AsyncSession) -> None:
         assert self.acd is not None
         last = (select(JournalEvent.operator_id, func.max(JournalEvent.id).label("id"))

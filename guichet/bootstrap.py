@@ -7,10 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from guichet.settings import Settings
+
+if TYPE_CHECKING:
+    from acd.services import AcdService
 from ticket_core.business_time import BusinessCalendar
 from ticket_core.calendar_store import load_calendar
 from ticket_core.db import create_engine, session_factory, utcnow
@@ -37,6 +41,23 @@ class Container:
             clock=self.clock,
         )
         return TicketService(session, ctx)
+
+    async def start_acd(self) -> "AcdService":
+        """The ACD of this instance (its decision-maker), with its roster and the operator
+        states it had before a restart."""
+        from acd.domain import AcdSettings
+        from acd.services import AcdService
+
+        s = self.settings
+        service = AcdService(
+            self.session_factory, site=s.site, clock=self.clock,
+            settings=AcdSettings(ring_timeout=s.ring_timeout, wrap_up=s.wrap_up_seconds,
+                                 overflow_after=s.overflow_after or None, max_wait=s.max_wait or None,
+                                 max_missed_rings=s.max_missed_rings),
+        )
+        await service.start()
+        self.extras["acd"] = service
+        return service
 
     async def close(self) -> None:
         await self.engine.dispose()

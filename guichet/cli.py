@@ -56,6 +56,7 @@ async def serve(settings: Settings) -> None:
     if generated:
         print(f"First admin account created: user {settings.admin_username!r}, password {generated!r} "
               "(shown once; set GUICHET_ADMIN_PASSWORD to choose it)", flush=True)
+    await container.start_acd()
     app = create_app(container)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

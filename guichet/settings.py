@@ -52,6 +52,29 @@ class Settings(BaseModel):
     sla_normal_hours: float = Field(4.0, gt=0)  # priority 3-5 handled or escalated
     sla_mail_hours: float = Field(1.0, gt=0)  # mail taken in charge
 
+    # --- telephony: Asterisk + the Stasis application ----------------------------------
+    telephony: bool = True  # start Asterisk and the Stasis app with the main job
+    asterisk_prefix: Path = Path("/opt/guichet/asterisk")
+    asterisk_manage: bool = True  # False: Asterisk is run by someone else (production)
+    ari_host: str = "127.0.0.1"
+    ari_port: int = Field(8088, ge=1, le=65535)
+    ari_username: str = "guichet"
+    ari_password: str = ""  # from the environment; generated into data_dir when empty
+    stasis_app: str = Field("guichet", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    sip_host: str = "127.0.0.1"
+    sip_port: int = Field(5060, ge=1, le=65535)
+    rtp_start: int = Field(10000, ge=1024, le=65000)
+    rtp_end: int = Field(10200, ge=1024, le=65535)
+    support_number: str = Field("3900", pattern=r"^[0-9]{2,15}$")
+    ivr_timeout: float = Field(10.0, gt=0, le=120)  # seconds after the menu starts
+    default_audience: str = "citoyen"  # IVR timeout or invalid digit
+    announce_every: float = Field(30.0, ge=0)  # position announcement period; 0: never
+    ring_timeout: float = Field(20.0, gt=0, le=300)
+    wrap_up_seconds: float = Field(30.0, ge=0, le=3600)
+    overflow_after: float = Field(120.0, ge=0)
+    max_wait: float = Field(0.0, ge=0)  # 0: no cut
+    max_missed_rings: int = Field(2, ge=0)
+
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 import accounts.http
+import acd.http
 import ticket_core.http
 from apikit import CONTAINER, install, openapi_document
 from guichet.bootstrap import Container
@@ -13,7 +14,7 @@ from guichet.bootstrap import Container
 VERSION = "0.1.0"
 OPENAPI: web.AppKey[dict] = web.AppKey("openapi", dict)
 
-ROUTE_TABLES = [accounts.http.routes, ticket_core.http.routes]
+ROUTE_TABLES = [accounts.http.routes, ticket_core.http.routes, acd.http.routes]
 
 
 async def _openapi(request: web.Request) -> web.Response:

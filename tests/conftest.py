@@ -132,5 +132,6 @@ async def container(db_url: str, tmp_path: Path, clock: Clock) -> AsyncIterator[
 async def client(container: Container) -> AsyncIterator[TestClient]:
     from guichet.web import create_app
 
+    await container.start_acd()
     async with TestClient(TestServer(create_app(container), host="127.0.0.1")) as c:
         yield c
