@@ -30,6 +30,7 @@ class UserCreate(BaseModel):
     display_name: str = Field("", max_length=200)
     email: str | None = Field(None, max_length=320)
     sip_endpoint: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,80}$")
+    sip_secret: str | None = Field(None, min_length=8, max_length=120)
 
 
 def user_out(u: User) -> dict[str, Any]:
@@ -77,4 +78,11 @@ async def create_user(ctx: RequestContext) -> dict[str, Any]:
     """Create an individual account."""
     user = await services.create_user(ctx.session, **ctx.body.model_dump())
     ctx.audit("create", "user", user.id)
-    return user_out(user)
+    await ctx.session.commit()
+    hook = ctx.container.extras.get("operators_changed")
+    if hook is not None and user.sip_endpoint:
+        await hook()  # Asterisk learns the new softphone account
+    out = user_out(user)
+    if user.sip_endpoint:
+        out["sip_secret"] = user.sip_secret  # shown once, to configure the softphone
+    return out

@@ -23,6 +23,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Operators: the PJSIP endpoint of their softphone (acd/ routes calls to it).
     sip_endpoint: Mapped[str | None] = mapped_column(String(80), unique=True)
+    # The softphone's digest secret: Asterisk needs it to check the registration, so it is
+    # rendered into pjsip.conf (mode 0600 in the run directory) — never shown by the API.
+    sip_secret: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     __table_args__ = (
         CheckConstraint("role IN ('operator', 'supervisor', 'auditor', 'admin')", name="role"),

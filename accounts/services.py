@@ -47,18 +47,23 @@ async def create_user(
     display_name: str = "",
     email: str | None = None,
     sip_endpoint: str | None = None,
+    sip_secret: str | None = None,
 ) -> User:
     username = username.strip()
     if not username or len(username) > 120:
         raise InvalidValue("username must be 1 to 120 characters", field="username")
     if role not in ROLES:
         raise InvalidValue(f"role must be one of {', '.join(ROLES)}", field="role")
+    if sip_endpoint and not sip_secret:
+        sip_secret = secrets.token_urlsafe(12)
+    if sip_secret is not None and len(sip_secret) < 8:
+        raise InvalidValue("a softphone secret needs at least 8 characters", field="sip_secret")
     if await session.scalar(select(User).where(User.username == username)):
         raise UsernameTaken(f"username {username!r} is taken", field="username")
     user = User(
         username=username, display_name=display_name or username, email=email,
         password_hash=hash_password(password), role=role, active=True,
-        sip_endpoint=sip_endpoint, created_at=utcnow(),
+        sip_endpoint=sip_endpoint, sip_secret=sip_secret, created_at=utcnow(),
     )
     session.add(user)
     await session.flush()

@@ -57,6 +57,13 @@ async def serve(settings: Settings) -> None:
         print(f"First admin account created: user {settings.admin_username!r}, password {generated!r} "
               "(shown once; set GUICHET_ADMIN_PASSWORD to choose it)", flush=True)
     await container.start_acd()
+    telephony = None
+    if settings.telephony:
+        from guichet.telephony_runtime import start_telephony
+
+        telephony = await start_telephony(container)
+        print(f"Telephony: Asterisk on sip:{settings.support_number}@{settings.sip_host}:{settings.sip_port}, "
+              f"Stasis app {settings.stasis_app!r} connected over ARI", flush=True)
     app = create_app(container)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -71,6 +78,8 @@ async def serve(settings: Settings) -> None:
     await stop.wait()
     print("stopping…", flush=True)
     await runner.cleanup()
+    if telephony is not None:
+        await telephony.stop()
     await container.close()
 
 
@@ -90,9 +99,12 @@ async def _create_user(settings: Settings, args: argparse.Namespace) -> None:
         await prepare_database(container)
         async with container.session_factory() as session:
             user = await create_user(session, username=args.username, password=args.password, role=args.role,
-                                     sip_endpoint=args.sip_endpoint)
+                                     sip_endpoint=args.sip_endpoint, sip_secret=args.sip_secret)
             await session.commit()
         print(f"user {user.username} ({user.role}) created with id {user.id}")
+        if user.sip_endpoint:
+            print(f"softphone: user {user.sip_endpoint}, password {user.sip_secret!r}, "
+                  f"server {settings.sip_host}:{settings.sip_port} (restart the main job to apply)")
     finally:
         await container.close()
 
@@ -106,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     cu.add_argument("username")
     cu.add_argument("--role", required=True, choices=["operator", "supervisor", "auditor", "admin"])
     cu.add_argument("--password", required=True)
-    cu.add_argument("--sip-endpoint")
+    cu.add_argument("--sip-endpoint", help="the operator's softphone account (PJSIP endpoint)")
+    cu.add_argument("--sip-secret", help="its digest password (generated and printed when omitted)")
     demo = sub.add_parser("demo-data", help="generate deterministic synthetic history")
     demo.add_argument("--months", type=int, default=13)
     demo.add_argument("--scale", type=float, default=1.0)
