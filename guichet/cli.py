@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import secrets
 import signal
@@ -18,6 +19,8 @@ from ticket_core.catalogue import seed_catalogue
 from ticket_core.migrate import upgrade_async
 
 log = logging.getLogger("guichet")
+
+RUNTIME_MODULES = ["mailgw.runtime", "chatgw.runtime", "callback.runtime", "reports.runtime", "failover.runtime"]
 
 
 async def prepare_database(container: Container) -> None:
@@ -64,6 +67,17 @@ async def serve(settings: Settings) -> None:
         telephony = await start_telephony(container)
         print(f"Telephony: Asterisk on sip:{settings.support_number}@{settings.sip_host}:{settings.sip_port}, "
               f"Stasis app {settings.stasis_app!r} connected over ARI", flush=True)
+    # Background services of the packages that have them (gateways, schedulers…): each
+    # ``<package>/runtime.py`` has ``async def start(container) -> stop coroutine function``.
+    stoppers = []
+    for name in RUNTIME_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name in (name, name.rsplit(".", 1)[0]):
+                continue
+            raise
+        stoppers.append(await module.start(container))
     app = create_app(container)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -78,6 +92,8 @@ async def serve(settings: Settings) -> None:
     await stop.wait()
     print("stopping…", flush=True)
     await runner.cleanup()
+    for stop_service in reversed(stoppers):
+        await stop_service()
     if telephony is not None:
         await telephony.stop()
     await container.close()

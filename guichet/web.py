@@ -5,16 +5,36 @@ from __future__ import annotations
 
 from aiohttp import web
 
-import accounts.http
-import acd.http
-import ticket_core.http
-from apikit import CONTAINER, install, openapi_document
+import importlib
+
+from apikit import CONTAINER, RouteTable, install, openapi_document
 from guichet.bootstrap import Container
 
 VERSION = "0.1.0"
 OPENAPI: web.AppKey[dict] = web.AppKey("openapi", dict)
 
-ROUTE_TABLES = [accounts.http.routes, ticket_core.http.routes, acd.http.routes]
+# Every package's HTTP module (``routes = RouteTable(...)``) and, for pages, ``static``
+# folders. A package not built yet is simply absent.
+ROUTE_MODULES = [
+    "accounts.http", "ticket_core.http", "acd.http", "callback.http", "mailgw.http",
+    "chatgw.http", "indicators.http", "reports.http", "web_pages.http", "failover.http",
+]
+
+
+def http_modules() -> list[object]:
+    modules = []
+    for name in ROUTE_MODULES:
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name in (name, name.rsplit(".", 1)[0]):
+                continue  # that package has no HTTP module (yet)
+            raise
+    return modules
+
+
+def route_tables() -> list[RouteTable]:
+    return [m.routes for m in http_modules() if hasattr(m, "routes")]
 
 
 async def _openapi(request: web.Request) -> web.Response:
@@ -34,7 +54,12 @@ async def _health(request: web.Request) -> web.Response:
 def create_app(container: Container) -> web.Application:
     app = web.Application(client_max_size=2 * 1024 * 1024)
     app[CONTAINER] = container
-    mounted = install(app, ROUTE_TABLES)
+    modules = http_modules()
+    mounted = install(app, [m.routes for m in modules if hasattr(m, "routes")])
+    for module in modules:
+        # Beyond JSON routes: websockets, pages, static files (``setup(app)``).
+        if hasattr(module, "setup"):
+            module.setup(app)
     app[OPENAPI] = openapi_document(mounted, title="Guichet API", version=VERSION)
     app.router.add_get("/api/openapi.json", _openapi)
     app.router.add_get("/health", _health)

@@ -71,6 +71,7 @@ class Leg:
     bridge_id: str | None = None
     operator_channel_id: str | None = None
     operator_id: str | None = None
+    ended_by_system: bool = False  # Asterisk itself hung up (shutdown), not the caller
     dtmf: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -170,7 +171,7 @@ class StasisApp:
         # websocket was down when they hung up): treat as hang-ups now.
         for leg in list(self.legs.values()):
             if leg.channel_id not in all_channels:
-                await self._caller_gone(leg)
+                await self._caller_gone(leg, vanished=True)
         async with self.session_factory() as session:
             rows = list(await session.scalars(select(calls.Call).where(
                 calls.Call.site == self.site, calls.Call.ended_at.is_(None),
@@ -260,6 +261,7 @@ class StasisApp:
             "ChannelDestroyed": self._on_channel_gone,
             "ChannelDtmfReceived": self._on_dtmf,
             "PlaybackFinished": self._on_playback_finished,
+            "ChannelHangupRequest": self._on_hangup_request,
         }.get(kind)
         if handler is None:
             return
@@ -509,15 +511,28 @@ class StasisApp:
 
     # --- hang-ups -----------------------------------------------------------------------
 
+    async def _on_hangup_request(self, event: dict[str, Any]) -> None:
+        log.debug("hangup request %s cause=%s soft=%s", (event.get("channel") or {}).get("id"),
+                 event.get("cause"), event.get("soft"))
+        leg = self.legs.get((event.get("channel") or {}).get("id"))
+        if leg is not None and event.get("soft"):
+            # A soft hang-up comes from Asterisk itself (shutdown, restart), not the caller.
+            leg.ended_by_system = True
+
     async def _on_channel_gone(self, event: dict[str, Any]) -> None:
+        log.debug("gone %s %s cause=%s %s", event.get("type"), (event.get("channel") or {}).get("id"),
+                 event.get("cause"), event.get("cause_txt"))
         channel = event.get("channel") or {}
         cid = channel.get("id")
         if cid in self.op_legs:
             await self._operator_leg_gone(cid, event)
         elif cid in self.legs:
-            await self._caller_gone(self.legs[cid])
+            leg = self.legs[cid]
+            await self._caller_gone(leg, vanished=leg.ended_by_system)
 
-    async def _caller_gone(self, leg: Leg) -> None:
+    async def _caller_gone(self, leg: Leg, *, vanished: bool = False) -> None:
+        """The caller's channel ended. ``vanished``: found gone at a reconnect (Asterisk
+        restarted, say) — the service lost the call, the caller did not abandon it."""
         assert self.acd.acd is not None
         previous, leg.state = leg.state, "ended"
         self.legs.pop(leg.call_id, None)
@@ -526,7 +541,10 @@ class StasisApp:
         now = self.clock()
         if previous in ("queued", "ringing"):
             try:
-                self.acd.acd.abandon(leg.call_id, now)
+                if vanished:
+                    self.acd.acd.cut(leg.call_id, now, "ended_while_disconnected")
+                else:
+                    self.acd.acd.abandon(leg.call_id, now)
             except d.AcdError:
                 pass
             if previous == "ringing" and leg.operator_channel_id:
