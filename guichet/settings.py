@@ -142,3 +142,27 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
     except ValueError as exc:
         raise SettingsError(f"invalid settings: {exc}") from exc
     return settings
+
+
+def load_section(model: type[BaseModel], prefix: str, overrides: dict[str, Any] | None = None) -> Any:
+    """Settings of one package (``mailgw``, ``chatgw``…), kept in that package: the TOML
+    table ``[prefix]`` of the settings file, then ``GUICHET_<PREFIX>_<NAME>`` variables,
+    then ``overrides``. Errors name the variable, like ``load_settings``."""
+    file_values: dict[str, Any] = {}
+    settings_file = os.environ.get("GUICHET_SETTINGS_FILE")
+    if settings_file and Path(settings_file).exists():
+        try:
+            file_values = tomllib.loads(Path(settings_file).read_text(encoding="utf-8")).get(prefix, {})
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"GUICHET_SETTINGS_FILE: not valid TOML: {exc}") from exc
+    env_prefix = f"GUICHET_{prefix.upper()}_"
+    env_values = {
+        key[len(env_prefix):].lower(): value
+        for key, value in os.environ.items()
+        if key.startswith(env_prefix) and key[len(env_prefix):].lower() in model.model_fields
+    }
+    try:
+        return model.model_validate({**file_values, **env_values, **(overrides or {})})
+    except ValidationError as exc:
+        lines = [f"{env_prefix}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()]
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from exc
