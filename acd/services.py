@@ -9,7 +9,7 @@ Operator states survive a restart of the application: they are rebuilt from the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +44,11 @@ class AcdService:
         self.acd: d.Acd | None = None
         self._audiences = list(audiences)
         self.listeners: list[Callable[[list[d.Event]], Any]] = []  # wallboard, console…
+        # Called inside the journaling transaction for each event (the callback registry).
+        self.recorders: list[Callable[[AsyncSession, d.Event, Any], Awaitable[None]]] = []
+        # ACD calls with this prefix are callbacks (no caller channel): their facts are
+        # journaled by the callback service, not as inbound calls.
+        self.virtual_prefix = "cb-"
 
     # --- start-up ----------------------------------------------------------------------
 
@@ -120,8 +125,7 @@ class AcdService:
         if not events:
             return events
         async with self.session_factory() as session:
-            for event in events:
-                await self._record(session, event)
+            await self.journal_events(session, events)
             await session.commit()
         for listener in self.listeners:
             try:
@@ -129,6 +133,11 @@ class AcdService:
             except Exception:  # noqa: BLE001 - a display must never break call handling
                 log.exception("ACD listener failed")
         return events
+
+    async def journal_events(self, session: AsyncSession, events: Iterable[d.Event]) -> None:
+        """Write the facts of these ACD events in the caller's transaction."""
+        for event in events:
+            await self._record(session, event)
 
     async def _record(self, session: AsyncSession, e: d.Event) -> None:
         def fact(kind: EventKind, *, call_id: str | None = None, operator_id: str | None = None,
@@ -138,8 +147,23 @@ class AcdService:
                 operator_id=int(operator_id) if operator_id else None, queue=queue, data=data,
             ), site=self.site)
 
-        call = await session.get(calls.Call, e.call_id) if hasattr(e, "call_id") and e.call_id else None
-        if isinstance(e, d.CallQueued):
+        call_id = getattr(e, "call_id", None)
+        if call_id and call_id.startswith(self.virtual_prefix):
+            if isinstance(e, d.OperatorStateChanged):
+                pass  # operator facts are journaled whatever the call
+            else:
+                for recorder in self.recorders:
+                    await recorder(session, e, None)
+                return
+        call = await session.get(calls.Call, call_id) if call_id and not isinstance(e, d.OperatorStateChanged) else None
+        if isinstance(e, d.CallLost) and e.reason == "callback_requested":
+            # Virtual hold accepted: the caller keeps their place and will be called back.
+            # Not an abandonment by default (the indicators' definitions decide).
+            fact(EventKind.CALLBACK_REQUESTED, call_id=e.call_id, queue=e.audience,
+                 wait_seconds=round(e.wait_seconds, 3))
+            if call:
+                call.outcome, call.ended_at, call.wait_seconds = calls.CALLBACK_REQUESTED, e.at, e.wait_seconds
+        elif isinstance(e, d.CallQueued):
             if not e.restored:
                 fact(EventKind.CALL_PRESENTED, call_id=e.call_id, queue=e.audience,
                      skilled_operators_logged_in=e.skilled_operators_logged_in)
@@ -179,3 +203,5 @@ class AcdService:
             fact(EventKind.OPERATOR_STATE_CHANGED, operator_id=e.operator_id, call_id=None,
                  old=str(e.old), new=str(e.new), reason=e.reason, pause_reason=e.pause_reason,
                  seconds_in_old_state=e.seconds_in_old_state, call=e.call_id)
+        for recorder in self.recorders:
+            await recorder(session, e, call)

@@ -42,7 +42,7 @@ class Container:
         )
         return TicketService(session, ctx)
 
-    async def start_acd(self) -> "AcdService":
+    async def start_acd(self, *, callback_settings: object | None = None) -> "AcdService":
         """The ACD of this instance (its decision-maker), with its roster and the operator
         states it had before a restart."""
         from acd.domain import AcdSettings
@@ -57,6 +57,15 @@ class Container:
         )
         await service.start()
         self.extras["acd"] = service
+        from callback.services import CallbackService
+        from callback.settings import CallbackSettings
+        from guichet.settings import load_section
+
+        cb_settings = callback_settings or load_section(CallbackSettings, "callback")
+        callbacks = CallbackService(self.session_factory, cb_settings, site=s.site, clock=self.clock,
+                                    calendar=self.calendar)
+        service.recorders.append(callbacks.on_acd_event)
+        self.extras["callbacks"] = callbacks
         return service
 
     async def close(self) -> None:

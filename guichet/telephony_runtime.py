@@ -74,6 +74,8 @@ class Telephony:
             await self.app.acd.load_roster(session)
 
     async def stop(self) -> None:
+        if self.app.dialer is not None:
+            await self.app.dialer.stop()
         await self.app.stop()
         await self.stream.stop()
         await self.ari.close()
@@ -108,9 +110,19 @@ async def start_telephony(container: Container, *, asterisk: AsteriskProcess | N
         session_factory=container.session_factory, site=s.site, clock=container.clock,
         calendar=container.calendar, tickets=container.tickets, ivr_digits=digits,
     )
+    callbacks = container.extras.get("callbacks")
+    dialer = None
+    if callbacks is not None and callbacks.settings.enabled:
+        from telephony.callbacks import CallbackDialer
+
+        dialer = CallbackDialer(app, callbacks, callbacks.settings, s.support_number)
+        app.dialer = dialer
+        app.virtual_hold_after = callbacks.settings.virtual_hold_after
     stream = ari.events(app.on_event, on_connected=app.on_connected)
     await stream.start()
     app.start()
+    if dialer is not None:
+        dialer.start()
     telephony = Telephony(container, ari, app, stream, asterisk, owns_asterisk=owns)
     container.extras["dispatch"] = app.dispatch
     container.extras["operators_changed"] = telephony.operators_changed

@@ -115,6 +115,8 @@ class StasisApp:
         self._ticker: asyncio.Task[None] | None = None
         self._dispatch_lock = asyncio.Lock()
         self.on_answered: list[Callable[[dict[str, Any]], Any]] = []  # the console's pop-up
+        self.dialer: Any = None  # telephony.callbacks.CallbackDialer, when callbacks are on
+        self.virtual_hold_after: float = 0.0  # seconds; 0: no callback offer while waiting
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -140,7 +142,9 @@ class StasisApp:
         assert self.acd.acd is not None
         events = self.acd.acd.tick(self.clock())
         for e in events:
-            if isinstance(e, d.OfferFailed):
+            if isinstance(e, d.OfferFailed) and self.dialer and self.dialer.owns_call(e.call_id):
+                await self.dialer.offer_expired(e.call_id)
+            elif isinstance(e, d.OfferFailed):
                 await self._hangup_operator_leg(e.call_id, e.operator_id)
             elif isinstance(e, d.CallLost):
                 leg = self.legs.get(e.call_id)
@@ -274,7 +278,7 @@ class StasisApp:
             log.exception("handler %s failed on %s", handler.__name__, event.get("type"))
             channel_id = (event.get("channel") or {}).get("id")
             leg = self.legs.get(channel_id) if channel_id else None
-            if leg is not None and leg.state not in ("ended", "closing", "bridged"):
+            if leg is not None and leg.state not in ("ended", "closing", "bridged", "virtual"):
                 await self._fallback(leg)
 
     async def _fallback(self, leg: Leg) -> None:
@@ -303,7 +307,7 @@ class StasisApp:
                 pass  # the channel went away meanwhile: its hang-up event tells the rest
             except Exception:  # noqa: BLE001
                 log.exception("call task failed for %s", leg.call_id)
-                if leg.state not in ("ended", "closing", "bridged"):
+                if leg.state not in ("ended", "closing", "bridged", "virtual"):
                     await self._fallback(leg)
 
         task = asyncio.create_task(run())
@@ -317,6 +321,11 @@ class StasisApp:
             await self._on_operator_answered(channel, args[1])
         elif role == "feature" and len(args) >= 2:
             await self._on_feature(channel, args[1])
+        elif role in ("cbop", "cbuser") and len(args) >= 2:
+            if self.dialer is None:
+                await self._safe_hangup(channel["id"])
+            else:
+                await self.dialer.on_stasis_start(role, channel, args[1])
         else:
             await self._on_inbound(channel)
 
@@ -381,7 +390,38 @@ class StasisApp:
         await self.ari.start_moh(leg.channel_id)
         if self.settings.announce_every > 0:
             self._spawn(leg, self._announcer(leg))
+        if self.dialer is not None and self.virtual_hold_after > 0 and leg.caller_number:
+            self._spawn(leg, self._virtual_hold(leg))
         await self.dispatch()
+
+    async def _virtual_hold(self, leg: Leg) -> None:
+        """After a while in the queue, offer a callback that keeps the caller's place."""
+        assert self.acd.acd is not None
+        await asyncio.sleep(self.virtual_hold_after)
+        if leg.state != "queued":
+            return
+        while not leg.dtmf.empty():
+            leg.dtmf.get_nowait()  # keys pressed earlier are not an answer to this offer
+        await self.ari.stop_moh(leg.channel_id)
+        playback = await self._play(leg, "rappel_offre")
+        try:
+            digit = await asyncio.wait_for(leg.dtmf.get(), timeout=10)
+        except TimeoutError:
+            digit = None
+        if playback:
+            await self._stop_playback(playback)
+        if leg.state != "queued":
+            return  # answered or gone meanwhile
+        if digit != "1":
+            await self.ari.start_moh(leg.channel_id)
+            return
+        leg.state = "virtual"  # the hang-up that follows is ours, not an abandonment
+        try:
+            self.acd.acd.cut(leg.call_id, self.clock(), "callback_requested")
+        except d.AcdError:
+            return
+        await self.acd.flush()  # journals callback_requested; the callback keeps the place
+        await self._play_then_hangup(leg.channel_id, "rappel_confirme")
 
     def _anyone_could_answer(self, audience: str | None) -> bool:
         assert self.acd.acd is not None
@@ -431,6 +471,9 @@ class StasisApp:
             await self._ring(offer)
 
     async def _ring(self, offer: d.CallOffered) -> None:
+        if self.dialer is not None and self.dialer.owns_call(offer.call_id):
+            await self.dialer.ring_operator(offer)
+            return
         leg = self.legs.get(offer.call_id)
         if leg is None:
             return
@@ -524,7 +567,9 @@ class StasisApp:
                  event.get("cause"), event.get("cause_txt"))
         channel = event.get("channel") or {}
         cid = channel.get("id")
-        if cid in self.op_legs:
+        if self.dialer is not None and self.dialer.owns_channel(cid):
+            await self.dialer.channel_gone(cid, event)
+        elif cid in self.op_legs:
             await self._operator_leg_gone(cid, event)
         elif cid in self.legs:
             leg = self.legs[cid]

@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import select
 
 from accounts.services import create_user
+from callback.settings import CallbackSettings
 from acd.models import OperatorSkill
 from guichet.bootstrap import Container, build_container
 from guichet.settings import load_settings
@@ -65,6 +66,11 @@ class CallCenter:
     async def login(self, *endpoints: str) -> None:
         for ep in endpoints:
             self.acd.acd.login(str(self.operators[ep]), self.container.clock())
+        await self.acd.flush()
+        await self.telephony.app.dispatch()
+
+    async def login_unpause(self, endpoint: str) -> None:
+        self.acd.acd.unpause(str(self.operators[endpoint]), self.container.clock())
         await self.acd.flush()
         await self.telephony.app.dispatch()
 
@@ -140,24 +146,28 @@ async def call_center(request: pytest.FixtureRequest, asterisk, asterisk_operato
     if pg_name:
         await _pg_admin(f'CREATE DATABASE "{pg_name}" TEMPLATE "{template_databases["postgresql"]}"')
     marker = request.node.get_closest_marker("call_center")
+    marker_kwargs = dict(marker.kwargs) if marker else {}
+    callback_settings = CallbackSettings(**{"virtual_hold_after": 0, **marker_kwargs.pop("callback", {})})
     overrides = {
         **ALWAYS_OPEN, "database_url": url, "data_dir": str(tmp_path / "var"),
         "stasis_app": asterisk.settings.app_name, "ivr_timeout": 3, "announce_every": 0,
         "ring_timeout": 8, "wrap_up_seconds": 0, "asterisk_manage": False,
-        **(marker.kwargs if marker else {}),
+        **marker_kwargs,
     }
     container = build_container(load_settings(overrides))
     secrets = dict(asterisk_operators)
     operators: dict[str, int] = {}
     async with container.session_factory() as s:
         for endpoint, secret in asterisk_operators:
+            if endpoint.startswith("carrier"):
+                continue  # the users' side of the callback trunk, not an operator
             user = await create_user(s, username=f"agent-{endpoint}", password=PASSWORD, role="operator",
                                      sip_endpoint=endpoint, sip_secret=secret)
             operators[endpoint] = user.id
             for audience in ("avocat", "administration", "citoyen"):
                 s.add(OperatorSkill(user_id=user.id, audience=audience, level=3))
         await s.commit()
-    await container.start_acd()
+    await container.start_acd(callback_settings=callback_settings)
     telephony = await start_telephony(container, asterisk=asterisk, sounds_dir=sounds_dir)
     await telephony.stream.wait_connected()
     try:
