@@ -11,15 +11,25 @@ duplicated.
 
 Everything a ticket will live (escalations, N2 delays, closure) is generated with the ticket;
 what would happen after the end of the range (the horizon) is left undone, so the last month
-ends with tickets still in progress. Rows are written with SQLAlchemy Core ``insert`` in
-batches, the database assigning the ids (``RETURNING`` where they are needed), so PostgreSQL
-sequences stay right and the reference counter (``ticket_sequences``) is advanced in the same
-transaction: tickets created afterwards by the real service continue the numbering.
+ends with tickets still in progress. Rows are written day by day with SQLAlchemy Core
+``insert(table)`` statements compiled once and run by the driver's executemany in batches
+(see ``Writer``); the ids the generator needs beforehand come from the tables' own
+sequences on PostgreSQL (``IdAllocator``), so they stay right, and the reference counter
+(``ticket_sequences``) is advanced in the same transaction: tickets created afterwards by
+the real service continue the numbering.
+
+Shapes follow the real writers: ``ticket_core.services`` for tickets (references, SLA
+clocks, transitions and their facts), ``telephony.stasis`` and ``acd.services`` for calls
+(phone tickets created by the system at answer, dated at the call's reception, assigned to
+the operator; ``call_ended`` only for answered calls; the same data keys), and the callback
+service's ``call_recovered`` facts when a lost caller calls again and is answered before
+the end of the next business day (T2-IQ04 counts those facts).
 
 Known approximations (see ``demo.profile`` for the figures): every operator has every
 audience skill; per-call operator states (ringing, on call, wrap-up) are not journaled, only
-login, lunch pause and logout; chats are all answered; a recovered lost call is always renewed
-by the caller calling again (no callback rows).
+login, lunch pause and logout; chats are all answered; lost calls are renewed only by the
+caller calling again (no ``lost_calls``/``callbacks`` rows, no callback attempts);
+``recorded_at`` equals ``occurred_at``.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import accumulate
+from operator import itemgetter
 from random import Random
 from typing import Any
 
@@ -62,7 +73,7 @@ SUPERVISOR_USERNAME = "superviseur"
 AUDITOR_USERNAME = "auditeur"
 #: Ticket history rows are written up to this scale (at scale 100 they would double the rows).
 HISTORY_MAX_SCALE = 1.0
-BATCH = 4000
+BATCH = 50_000  # rows per executemany on SQLite (PostgreSQL: one COPY per table and day)
 
 HOUR = 3600.0
 _json_dumps = json.dumps  # what SQLAlchemy's JSON type writes
@@ -174,12 +185,13 @@ async def _insert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]
 
 
 class Writer:
-    """Bulk writes for the big tables: each ``insert(table)`` is compiled once for the
-    dialect, then run by the driver's executemany on tuples converted here (timestamps as
-    SQLite's stored text or naive UTC datetimes, JSON as text), skipping SQLAlchemy's
-    per-row bind processing, which costs more than the database itself at this volume. The
-    values are exactly what the models' types would store (``ticket_core.db.UTCDateTime``:
-    naive UTC; SQLite's DATETIME text format)."""
+    """Bulk writes for the big tables, on the month's connection and transaction. SQLite:
+    each ``insert(table)`` is compiled once, then run by the driver's executemany in
+    batches; PostgreSQL: asyncpg's binary ``COPY`` (``copy_records_to_table``). Either way
+    the rows are tuples converted here (timestamps as SQLite's stored text or naive UTC
+    datetimes, JSON as text), skipping SQLAlchemy's per-row bind processing, which costs
+    more than the database itself at this volume. The values are exactly what the models'
+    types store (``ticket_core.db.UTCDateTime``: naive UTC; SQLite's DATETIME text)."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -191,6 +203,10 @@ class Writer:
     def dt(self, at: datetime | None) -> Any:
         if at is None:
             return None
+        if at.tzinfo is not UTC:
+            if at.tzinfo is None:
+                raise ValueError(f"naive datetime {at!r} where an instant is required")
+            at = at.astimezone(UTC)
         if self.sqlite:  # SQLAlchemy's SQLite DATETIME storage format
             return at.isoformat(" ", "microseconds")[:26]
         return at.replace(tzinfo=None)
@@ -223,6 +239,11 @@ class Writer:
 
     async def insert(self, table: Table, columns: tuple[str, ...], rows: list[tuple]) -> None:
         if not rows:
+            return
+        if not self.sqlite:
+            # PostgreSQL: binary COPY on the same connection, inside the same transaction.
+            raw = (await self.conn.get_raw_connection()).driver_connection
+            await raw.copy_records_to_table(table.name, records=rows, columns=list(columns))
             return
         sql, order = self._statement(table, columns)
         if order is not None:
@@ -397,6 +418,11 @@ async def _reserve_references(conn: AsyncConnection, year: int, n: int) -> int:
     return last - n + 1
 
 
+async def _set_last_reference(conn: AsyncConnection, year: int, last: int) -> None:
+    seq = T["ticket_sequences"]
+    await conn.execute(update(seq).where(seq.c.year == year).values(last=last))
+
+
 async def _requester_ids(w: Writer, first_seen: dict[int, datetime],
                          ids_from: IdAllocator) -> tuple[dict[int, int], int]:
     """Requester id of each person (found by phone number, created when unknown), and how
@@ -423,10 +449,22 @@ async def _requester_ids(w: Writer, first_seen: dict[int, datetime],
     return found, len(missing)
 
 
+def _defaults(table: Table) -> dict[str, Any]:
+    """Scalar column defaults (None otherwise), for columns added to a model after this
+    generator was written: the rows still get what the ORM would have put."""
+    out: dict[str, Any] = {}
+    for c in table.columns:
+        default = c.default
+        out[c.name] = default.arg if default is not None and getattr(default, "is_scalar", False) else None
+    return out
+
+
 _REQUESTER_COLS = ("id", "audience_code", "display_name", "organisation", "created_at", "anonymised_at")
 _TICKET_COLS = tuple(c.name for c in T["tickets"].columns)
 _TICKET_DT = frozenset(c.name for c in T["tickets"].columns if isinstance(c.type, DateTime))
 _TICKET_JSON = frozenset({"escalation_info"})
+_TICKET_DEFAULTS = _defaults(T["tickets"])
+_CALL_DEFAULTS = _defaults(T["calls"])
 _CALL_COLS = tuple(c.name for c in T["calls"].columns)
 _EVENT_COLS = ("occurred_at", "recorded_at", "kind", "site", "channel", "ticket_id", "call_id", "operator_id",
                "queue", "data")
@@ -460,8 +498,8 @@ class MonthParams:
         stress = P.MONTH_FACTORS[month] - 1.0  # busy months are served less well
         return cls(
             requests=max(1, round(P.MEAN_REQUESTS_PER_MONTH * scale * f * noise)),
-            answered_within_40=_clamp(0.905 - 0.22 * stress + rng.gauss(0, 0.015), 0.70, 0.985),
-            failed=_clamp(0.085 + 0.06 * stress + rng.gauss(0, 0.008), 0.03, 0.16),
+            answered_within_40=_clamp(0.915 - 0.15 * stress + rng.gauss(0, 0.012), 0.75, 0.985),
+            failed=_clamp(0.08 + 0.04 * stress + rng.gauss(0, 0.007), 0.03, 0.15),
             recovery=_clamp(rng.gauss(0.955, 0.02), 0.85, 0.995),
             escalation=_clamp(rng.gauss(0.095, 0.01), 0.06, 0.13),
             bounce=_clamp(rng.gauss(0.07, 0.025), 0.01, 0.2),
@@ -556,6 +594,7 @@ class Stats:
     history: int = 0
     requesters: int = 0
     merged: int = 0
+    recovered: int = 0
     escalated: int = 0
     fcr: int = 0
     seconds: float = 0.0
@@ -620,6 +659,7 @@ class MonthGenerator:
         self.severity_tables = {c: _cum({"1": w[0], "2": w[1], "3": w[2]}) for c, w in P.SEVERITY_MIX.items()}
         self.esc_mult = self.params.escalation / P.expected_escalation_propensity()
         self.pending_mails: dict[date, list[MailSeed]] = defaultdict(list)
+        self.pending_lost: dict[int, list[tuple[datetime, datetime, CallSeed]]] = defaultdict(list)
         self.ids = IdAllocator()
         self.writer: Writer | None = None
 
@@ -792,7 +832,7 @@ class MonthGenerator:
                               p["free"] + timedelta(seconds=int(rng.uniform(5, 60))))
         for c in calls:
             if c.kind != "answered":
-                c.ended = c.presented + _ms(c.wait) + _ms(rng.uniform(0.2, 2.0))
+                c.ended = c.presented + _ms(c.wait)  # abandoned or cut: the call ends there
 
     # --- tickets ----------------------------------------------------------------------------
 
@@ -833,12 +873,13 @@ class MonthGenerator:
         changes["priority"] = prio
         return changes, rtype, category, prio
 
-    def _qualify(self, life: Life, at: datetime, audience: str, with_audience: bool) -> tuple[str, str, int] | None:
+    def _qualify(self, life: Life, at: datetime, audience: str, with_audience: bool,
+                 op: Operator) -> tuple[str, str, int] | None:
         changes, rtype, category, prio = self._qualification(audience)
         if with_audience:
             changes = {"audience_code": audience, **changes}
         subject = self.rng.choice(P.SUBJECTS.get(rtype, ["Demande d'assistance"]))
-        if not life.qualify(at, changes):
+        if not life.qualify(at, changes, (op.id, op.username)):
             return None
         life.row["subject"] = subject
         life.row["handling_due_at"] = self.cal.add_business_hours(
@@ -1011,7 +1052,7 @@ class MonthGenerator:
             self._call_n += 1
             c.id = f"demo-{self.year:04d}{self.month:02d}-{self._call_n:07d}"
             if c.kind == "answered":
-                c.story = self._new_story("phone", c.answered, c.audience, c.person, f"demo:call:{c.id}", "phone")
+                c.story = self._new_story("phone", c.received, c.audience, c.person, f"demo:call:{c.id}", "phone")
                 c.story.extra = c
                 stories.append(c.story)
             elif c.kind == "outside_hours":
@@ -1036,26 +1077,40 @@ class MonthGenerator:
         stories.sort(key=lambda s: (s.row["created_at"], s.seq))
         return stories, calls, Out(self.keep_history), plans
 
-    def lives(self, day: date, stories: list[Story], calls: list[CallSeed], out: Out,
-              plans: list[dict[str, Any]], rosters: dict[date, list[dict[str, Any]]]) -> None:
+    async def lives(self, day: date, stories: list[Story], calls: list[CallSeed], out: Out,
+                    plans: list[dict[str, Any]], rosters: dict[date, list[dict[str, Any]]]) -> None:
+        """Every fact of the day's calls and operators, and the life of its tickets. Yields to
+        the event loop now and then so the previous day's writes progress meanwhile."""
         rng = self.rng
-        for p in plans:  # operator states
+        for p in plans:  # operator states, with the data keys acd.services journals
             op = p["op"]
-            out.fact(p["login"], _OSC, operator_id=op.id, data=_LOGIN)
+            out.fact(p["login"], _OSC, operator_id=op.id, data=_state("logged_out", "available", "login", None))
+            since = p["login"]
             if p["pause"]:
-                out.fact(p["pause"][0], _OSC, operator_id=op.id, data=_PAUSE)
-                out.fact(p["pause"][1], _OSC, operator_id=op.id, data=_UNPAUSE)
-            out.fact(p["logout"], _OSC, operator_id=op.id, data=_LOGOUT)
-        for c in calls:
-            self._call_facts(out, c)
-        for s in stories:
+                start, end = p["pause"]
+                out.fact(start, _OSC, operator_id=op.id,
+                         data=_state("available", "paused", "pause", start - since, pause_reason="déjeuner"))
+                out.fact(end, _OSC, operator_id=op.id, data=_state("paused", "available", "unpause", end - start))
+                since = end
+            out.fact(p["logout"], _OSC, operator_id=op.id,
+                     data=_state("available", "logged_out", "logout", p["logout"] - since))
+        self._recoveries(out, calls)
+        for i, c in enumerate(calls):
+            self._call_facts(out, c, len(plans))
+            if i % 200 == 199:
+                await asyncio.sleep(0)
+        for i, s in enumerate(stories):
+            if i % 100 == 99:
+                await asyncio.sleep(0)
             life = Life(s, out, self.horizon)
             if s.kind == "phone":
                 c: CallSeed = s.extra
                 op = c.operator
-                life.created(c.answered, call_id=c.id)
-                life.taken_in_charge(c.answered, op.id, op.username)
-                q = self._qualify(life, c.answered + _ms(c.talk * rng.uniform(0.3, 0.9)), c.audience, False)
+                # as telephony does: created by the system at answer, dated when the call
+                # was received, assigned to the operator who answered
+                life.created(c.received, call_id=c.id)
+                s.row["assignee_id"] = op.id
+                q = self._qualify(life, c.answered + _ms(c.talk * rng.uniform(0.3, 0.9)), c.audience, False, op)
                 if q is None:
                     continue
                 self.handle(life, s, out, contact_end=c.ended + _ms(c.wrap), rtype=q[0], category=q[1],
@@ -1071,8 +1126,8 @@ class MonthGenerator:
                 out.fact(answered, EventKind.CHAT_ANSWERED.value, channel="chat", story=s, operator_id=op.id,
                          queue=ch.audience, data={"chat_id": cid, "wait_seconds": wait})
                 life.created(answered)
-                life.taken_in_charge(answered, op.id, op.username)
-                q = self._qualify(life, answered + _ms(duration * rng.uniform(0.3, 0.9)), ch.audience, False)
+                s.row["assignee_id"] = op.id
+                q = self._qualify(life, answered + _ms(duration * rng.uniform(0.3, 0.9)), ch.audience, False, op)
                 out.fact(ended, EventKind.CHAT_ENDED.value, channel="chat", story=s, operator_id=op.id,
                          queue=ch.audience, data={"chat_id": cid, "duration_seconds": duration})
                 if q is None:
@@ -1093,9 +1148,7 @@ class MonthGenerator:
                     continue
                 taken = self.add_bh(received, self._mail_delay())
                 op = self._pick_operator(taken, rosters)
-                if not life.taken_in_charge(taken, op.id, op.username):
-                    continue
-                q = self._qualify(life, taken + timedelta(seconds=rng.uniform(20, 120)), m.audience, True)
+                q = self._qualify(life, taken, m.audience, True, op)
                 if q is None:
                     continue
                 reply = self.add_bh(taken, min(3 * HOUR, 480.0 * math.exp(rng.gauss(0, 0.7))))
@@ -1106,59 +1159,121 @@ class MonthGenerator:
         survivor = m.survivor
         assert survivor is not None and m.taken is not None and m.merge_at is not None
         op = self._pick_operator(m.taken, rosters)
-        life.taken_in_charge(m.taken, op.id, op.username)
         changes = {"audience_code": m.audience, "request_type_id": survivor.row["request_type_id"]}
-        life.qualify(m.taken + timedelta(seconds=self.rng.uniform(10, 50)), changes)
+        life.qualify(m.taken, changes, (op.id, op.username))
         life.row["subject"] = survivor.row["subject"]
         life.act(m.merge_at, Action.MERGE, into=survivor)
         if out.keep_history:
             out.history.append((survivor, m.merge_at, op.id, "merge_in", None, None, None, s.reference))
         self.stats.merged += 1
 
-    def _call_facts(self, out: Out, c: CallSeed) -> None:
+    def _call_facts(self, out: Out, c: CallSeed, logged_in: int) -> None:
+        """The facts telephony and the ACD journal for a call (``telephony.stasis``,
+        ``acd.services``): same kinds, same data keys."""
         ph = "phone"
+        anonymous = _ANONYMOUS if c.person is None else _NOT_ANONYMOUS
         if c.kind == "outside_hours":
-            out.fact(c.received, _K_OUTSIDE, channel=ph, call_id=c.id)
-            out.fact(c.ended, _K_ENDED, channel=ph, call_id=c.id, data=_NO_TALK)
+            out.fact(c.received, _K_OUTSIDE, channel=ph, call_id=c.id, data=anonymous)
             return
         q = c.audience
-        out.fact(c.received, _K_RECEIVED, channel=ph, call_id=c.id, queue=q)
-        out.fact(c.presented, _K_PRESENTED, channel=ph, call_id=c.id, queue=q)
+        out.fact(c.received, _K_RECEIVED, channel=ph, call_id=c.id, data=anonymous)
+        out.fact(c.presented, _K_PRESENTED, channel=ph, call_id=c.id, queue=q,
+                 data={"skilled_operators_logged_in": logged_in})
         if c.kind == "answered":
             op = c.operator.id
-            out.fact(c.offered, _K_OFFERED, channel=ph, call_id=c.id, operator_id=op, queue=q, data=_ATTEMPT_1)
+            out.fact(c.offered, _K_OFFERED, channel=ph, call_id=c.id, operator_id=op, queue=q,
+                     data={"attempt": 1, "overflow": False,
+                           "wait_seconds": round((c.offered - c.presented).total_seconds(), 3)})
             out.fact(c.answered, _K_ANSWERED, channel=ph, call_id=c.id, operator_id=op, queue=q,
-                     data={"wait_seconds": c.wait})
-            out.fact(c.ended, _K_ENDED, channel=ph, story=c.story, call_id=c.id, operator_id=op, queue=q,
+                     data={"wait_seconds": c.wait, "attempt": 1, "overflow": False})
+            out.fact(c.ended, _K_ENDED, channel=ph, call_id=c.id, operator_id=op, queue=q,
                      data={"talk_seconds": c.talk})
             return
-        at = c.presented + _ms(c.wait)
         wait = round(c.wait, 3)
         if c.kind == "abandoned":
-            out.fact(at, _K_ABANDONED, channel=ph, call_id=c.id, queue=q, data={"wait_seconds": wait})
+            out.fact(c.ended, _K_ABANDONED, channel=ph, call_id=c.id, queue=q,
+                     data={"wait_seconds": wait, "attempts": 0})
         else:
-            out.fact(at, _K_LOST, channel=ph, call_id=c.id, queue=q, data={"reason": c.reason, "wait_seconds": wait})
-        out.fact(c.ended, _K_ENDED, channel=ph, call_id=c.id, queue=q, data=_NO_TALK)
+            out.fact(c.ended, _K_LOST, channel=ph, call_id=c.id, queue=q,
+                     data={"reason": c.reason, "wait_seconds": wait, "attempts": 0})
+
+    def _recoveries(self, out: Out, calls: list[CallSeed]) -> None:
+        """``call_recovered`` facts as the callback service writes them when the same number
+        calls again and is answered before the end of the next business day (T2-IQ04)."""
+        moments = []
+        for c in calls:
+            if c.person is None or c.kind == "outside_hours":
+                continue
+            if c.kind == "answered":
+                moments.append((c.answered, 1, c.seq, c))
+            else:
+                moments.append((c.ended, 0, c.seq, c))
+        moments.sort(key=lambda m: (m[0], m[1], m[2]))
+        for at, is_answer, _seq, c in moments:
+            number = c.person
+            if not is_answer:
+                self.pending_lost[number].append((at, self.cal.end_of_next_business_day(at), c))
+                continue
+            pending = self.pending_lost.get(number)
+            if not pending:
+                continue
+            keep = []
+            for lost_at, recover_by, lost in pending:
+                if lost_at < at <= recover_by:
+                    out.fact(at, _K_RECOVERED, channel="phone", call_id=lost.id, queue=lost.audience,
+                             data={"lost_call_id": None, "by": "inbound_call", "recovering_call_id": c.id,
+                                   "delay_seconds": round((at - lost_at).total_seconds(), 3)})
+                    self.stats.recovered += 1
+                elif recover_by >= at:
+                    keep.append((lost_at, recover_by, lost))
+            if keep:
+                self.pending_lost[number] = keep
+            else:
+                del self.pending_lost[number]
 
     # --- writing ------------------------------------------------------------------------------
 
     async def write(self, conn: AsyncConnection) -> Stats:
+        """Generate and write the month on ``conn`` (inside the caller's transaction).
+
+        Day by day; a day's rows are written by a background task while the next day is
+        generated (the generation yields regularly), and the task is awaited before the
+        connection is used again, so the connection never runs two statements at once."""
         started = _time.perf_counter()
         by_day = self.plan()
         rosters = self.rosters(by_day)
-        for day in self.grid.days:
-            calls, mails, chats = by_day[day]
-            stories, calls, out, plans = self.build_day(day, calls, mails, chats, rosters)
-            if stories:
-                first = await _reserve_references(conn, self.year, len(stories))
-                for i, s in enumerate(stories):
-                    s.reference = f"{self.prefix}-{self.year}-{first + i:06d}"
-            self.lives(day, stories, calls, out, plans, rosters)
-            await self._flush(conn, stories, calls, out)
+        # Locks the year's reference counter for the month's transaction; numbers are then
+        # handed out here and the counter set once at the end.
+        next_ref = await _reserve_references(conn, self.year, 0)
+        pending: asyncio.Task | None = None
+        try:
+            for day in self.grid.days:
+                calls, mails, chats = by_day[day]
+                stories, calls, out, plans = self.build_day(day, calls, mails, chats, rosters)
+                for s in stories:
+                    s.reference = f"{self.prefix}-{self.year}-{next_ref:06d}"
+                    next_ref += 1
+                await self.lives(day, stories, calls, out, plans, rosters)
+                if pending is not None:
+                    await pending
+                pending = None
+                batches = await self._prepare(conn, stories, calls, out)
+                pending = asyncio.create_task(self._write_rows(batches))
+                await asyncio.sleep(0)
+            if pending is not None:
+                await pending
+                pending = None
+        finally:
+            if pending is not None:  # an error elsewhere: let the write finish before rollback
+                await asyncio.gather(pending, return_exceptions=True)
+        await _set_last_reference(conn, self.year, next_ref - 1)
         self.stats.seconds = _time.perf_counter() - started
         return self.stats
 
-    async def _flush(self, conn: AsyncConnection, stories: list[Story], calls: list[CallSeed], out: Out) -> None:
+    async def _prepare(self, conn: AsyncConnection, stories: list[Story], calls: list[CallSeed],
+                       out: Out) -> list[tuple[Table, tuple[str, ...], list[tuple]]]:
+        """Requesters (looked up and created now), ids, and the day's rows as tuples in the
+        order foreign keys need them (tickets, calls, events, history)."""
         st = self.stats
         w = self.writer if self.writer is not None and self.writer.conn is conn else Writer(conn)
         self.writer = w
@@ -1179,6 +1294,9 @@ class MonthGenerator:
             r["reference"] = s.reference
             r["requester_id"] = rids.get(s.person) if s.person is not None else None
             r["merged_into_id"] = s.survivor.id if s.survivor is not None else None
+            for c in _TICKET_COLS:
+                if c not in r:
+                    r[c] = _TICKET_DEFAULTS[c]
             rows.append(tuple(dt(r[c]) if c in _TICKET_DT else js(r[c]) if c in _TICKET_JSON else r[c]
                               for c in _TICKET_COLS))
             st.tickets += 1
@@ -1187,7 +1305,7 @@ class MonthGenerator:
             if (r["status"] == "closed" and r["resolved_by_level"] == "N1" and r["contacts"] == 1
                     and not r["escalated"]):
                 st.fcr += 1
-        await w.insert(T["tickets"], _TICKET_COLS, rows)
+        batches: list[tuple[Table, tuple[str, ...], list[tuple]]] = [(T["tickets"], _TICKET_COLS, rows)]
         call_rows = []
         site = self.site
         for c in calls:
@@ -1209,26 +1327,31 @@ class MonthGenerator:
                 "channel_id": None, "operator_channel_id": None, "bridge_id": None,
                 "attempts": 1 if answered else 0,
             }
-            call_rows.append(tuple(values[k] for k in _CALL_COLS))
-        await w.insert(T["calls"], _CALL_COLS, call_rows)
-        out.events.sort(key=_event_order)
+            call_rows.append(tuple(values[k] if k in values else _CALL_DEFAULTS[k] for k in _CALL_COLS))
+        batches.append((T["calls"], _CALL_COLS, call_rows))
+        out.events.sort(key=_EVENT_ORDER)
         ev_rows = []
         for at, _n, kind, channel, story, call_id, op, queue, data in out.events:
             when = dt(at)
             ev_rows.append((when, when, kind, site, channel, story.id if story is not None else None, call_id,
                             op, queue, js(data)))
-        await w.insert(T["events"], _EVENT_COLS, ev_rows)
+        batches.append((T["events"], _EVENT_COLS, ev_rows))
         st.events += len(ev_rows)
         if out.history:
-            await w.insert(T["ticket_history"], _HISTORY_COLS, [
+            batches.append((T["ticket_history"], _HISTORY_COLS, [
                 (s.id, dt(at), actor, action, fld, old, new, note)
-                for s, at, actor, action, fld, old, new, note in out.history])
+                for s, at, actor, action, fld, old, new, note in out.history]))
             st.history += len(out.history)
         w.forget_json()
+        return batches
+
+    async def _write_rows(self, batches: list[tuple[Table, tuple[str, ...], list[tuple]]]) -> None:
+        assert self.writer is not None
+        for table, columns, rows in batches:
+            await self.writer.insert(table, columns, rows)
 
 
-def _event_order(e: tuple) -> tuple:
-    return e[0], e[1]
+_EVENT_ORDER = itemgetter(0, 1)  # occurred_at, then generation order
 
 
 _OSC = EventKind.OPERATOR_STATE_CHANGED.value
@@ -1240,18 +1363,22 @@ _K_ANSWERED = EventKind.CALL_ANSWERED.value
 _K_ABANDONED = EventKind.CALL_ABANDONED.value
 _K_LOST = EventKind.CALL_LOST.value
 _K_ENDED = EventKind.CALL_ENDED.value
-_LOGIN = {"old": "logged_out", "new": "available", "reason": "login"}
-_PAUSE = {"old": "available", "new": "paused", "reason": "pause", "pause_reason": "déjeuner"}
-_UNPAUSE = {"old": "paused", "new": "available", "reason": "unpause"}
-_LOGOUT = {"old": "available", "new": "logged_out", "reason": "logout"}
-_ATTEMPT_1 = {"attempt": 1}
-_NO_TALK = {"talk_seconds": 0.0}
+_K_RECOVERED = EventKind.CALL_RECOVERED.value
+_ANONYMOUS = {"anonymous": True}
+_NOT_ANONYMOUS = {"anonymous": False}
+
+
+def _state(old: str, new: str, reason: str, in_old: timedelta | None, *, pause_reason: str | None = None
+           ) -> dict[str, Any]:
+    return {"old": old, "new": new, "reason": reason, "pause_reason": pause_reason,
+            "seconds_in_old_state": None if in_old is None else round(in_old.total_seconds(), 3), "call": None}
+
+
 _ACK = {"kind": "acknowledgement"}
 _REPLY = {"kind": "reply"}
 
 # The shapes above must satisfy the journal's contract.
-for _kind, _data in ((_OSC, _LOGIN), (_OSC, _PAUSE), (_OSC, _UNPAUSE), (_OSC, _LOGOUT)):
-    assert all(k in _data for k in REQUIRED_DATA.get(EventKind(_kind), ()))
+assert all(k in _state("a", "b", "c", None) for k in REQUIRED_DATA[EventKind.OPERATOR_STATE_CHANGED])
 
 
 # ----------------------------------------------------------------------------------------
@@ -1321,7 +1448,8 @@ def _month_line(st: Stats) -> str:
             f"chat {st.by_channel['chat']:,}), {sum(st.calls.values()):,} calls (answered {st.calls['answered']:,}, "
             f"abandoned {st.calls['abandoned']:,}, lost {st.calls['lost']:,}, outside hours "
             f"{st.calls['outside_hours']:,}; <40 s {st.within_40 / presented:.1%} of presented, "
-            f"{st.within_40 / answered:.1%} of answered), {st.events:,} events, {st.seconds:.1f} s, "
+            f"{st.within_40 / answered:.1%} of answered; abandoned {st.calls['abandoned'] / presented:.1%}), "
+            f"{st.events:,} events, {st.seconds:.1f} s, "
             f"{st.rows / max(st.seconds, 1e-9):,.0f} rows/s")
 
 

@@ -125,15 +125,21 @@ class Life:
         self._fact(at, EventKind.TICKET_TAKEN_IN_CHARGE.value, {"by": username}, operator_id=operator_id)
         return True
 
-    def qualify(self, at: datetime, changes: dict[str, Any]) -> bool:
+    def qualify(self, at: datetime, changes: dict[str, Any], operator: tuple[int, str] | None = None) -> bool:
+        """The operator's qualification; as their first action it also takes the ticket in
+        charge (journaled after the qualification, as the service does)."""
         if at >= self.horizon:
             return False
         row = self.row
+        if operator is not None:
+            self.actor = operator[0]
         for name, value in changes.items():
             self._history(at, "qualify", field=name, old=row[name], new=value)
             row[name] = value
         row["updated_at"] = at
         self._fact(at, EventKind.TICKET_QUALIFIED.value, changes)
+        if operator is not None and row["taken_in_charge_at"] is None:
+            self.taken_in_charge(at, *operator)
         return True
 
     def act(self, at: datetime, action: Action, *, note: str = "", into: Story | None = None,

@@ -114,6 +114,7 @@ class StasisApp:
         self._playbacks: dict[str, asyncio.Future[None]] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._dispatch_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.on_answered: list[Callable[[dict[str, Any]], Any]] = []  # the console's pop-up
         self.dialer: Any = None  # telephony.callbacks.CallbackDialer, when callbacks are on
         self.virtual_hold_after: float = 0.0  # seconds; 0: no callback offer while waiting
@@ -292,10 +293,8 @@ class StasisApp:
                 await self.ari.start_moh(leg.channel_id)
         except Exception:  # noqa: BLE001
             log.exception("fallback to queue failed for %s: incident message", leg.call_id)
-            try:
-                await self._say_and_hangup(leg, "incident")
-            except Exception:  # noqa: BLE001
-                log.exception("incident message failed for %s", leg.call_id)
+            leg.state = "closing"
+            self._background(self._say_and_hangup(leg, "incident"))
 
     def _spawn(self, leg: Leg, coro: Awaitable[Any]) -> None:
         async def run() -> None:
@@ -353,7 +352,7 @@ class StasisApp:
         await self.ari.answer(leg.channel_id)
         if not is_open:
             leg.state = "closing"
-            self._spawn(leg, self._say_and_hangup(leg, "ferme"))
+            self._spawn(leg, self._say_and_hangup(leg, "ferme"))  # a task: see _background
             return
         self._spawn(leg, self._ivr(leg))
 
@@ -385,7 +384,7 @@ class StasisApp:
             acd.cut(leg.call_id, self.clock(), "no_operator")
             await self.acd.flush()
             leg.state = "closing"
-            await self._say_and_hangup(leg, "aucun_conseiller")
+            self._background(self._say_and_hangup(leg, "aucun_conseiller"))
             return
         await self.ari.start_moh(leg.channel_id)
         if self.settings.announce_every > 0:
@@ -673,7 +672,7 @@ class StasisApp:
         await self.ari.answer(channel["id"])
         await self.ari.set_language(channel["id"], "fr")
         if view is None:
-            await self._play_then_hangup(channel["id"], "operateur_inconnu")
+            self._background(self._play_then_hangup(channel["id"], "operateur_inconnu"))
             return
         now = self.clock()
         acd = self.acd.acd
@@ -691,8 +690,15 @@ class StasisApp:
         except d.AcdError as exc:
             log.info("feature %s for %s refused: %s", feature, endpoint, exc.error_id)
         await self.acd.flush()
-        await self._play_then_hangup(channel["id"], prompt)
+        # Not awaited here: this handler runs in the channel's event lane, where the
+        # PlaybackFinished we would wait for is queued behind us.
+        self._background(self._play_then_hangup(channel["id"], prompt))
         await self.dispatch()
+
+    def _background(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # --- sounds -------------------------------------------------------------------------------
 

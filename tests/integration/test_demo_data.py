@@ -167,11 +167,15 @@ async def test_calls_only_in_opening_hours_but_the_closed_message_ones(db_url, t
     # repeat callers, and abandoned callers who called again and were answered
     by_number = Counter(c.caller_number for c in calls if c.caller_number)
     assert sum(1 for n in by_number.values() if n > 1) > 10
-    lost = [c for c in calls if c.outcome in ("abandoned", "lost") and c.caller_number]
-    renewed = sum(1 for c in lost if any(o.caller_number == c.caller_number and o.outcome == "answered"
-                                         and c.received_at < o.received_at <= cal.end_of_next_business_day(c.received_at)
-                                         for o in calls))
-    assert renewed / len(lost) > 0.8
+    lost = {c.id: c for c in calls if c.outcome in ("abandoned", "lost")}
+    recovered = [e for e in await _rows(db_url, JournalEvent, JournalEvent.id) if e.kind == "call_recovered"]
+    assert len(recovered) > 0.8 * sum(1 for c in lost.values() if c.caller_number)
+    by_id = {c.id: c for c in calls}
+    for e in recovered:  # as the callback service records a renewal by a new inbound call
+        gone, again = lost[e.call_id], by_id[e.data["recovering_call_id"]]
+        assert e.data["by"] == "inbound_call" and again.outcome == "answered"
+        assert again.caller_number == gone.caller_number is not None
+        assert gone.ended_at < again.answered_at == e.occurred_at <= cal.end_of_next_business_day(gone.ended_at)
 
 
 async def test_every_answered_call_and_only_those_make_a_phone_ticket(db_url, tmp_path):
@@ -183,7 +187,8 @@ async def test_every_answered_call_and_only_those_make_a_phone_ticket(db_url, tm
         if c.outcome == "answered":
             t = tickets[c.ticket_id]
             assert t.channel == "phone" and t.source_ref == f"demo:call:{c.id}"
-            assert c.operator_id is not None and c.answered_at == t.created_at
+            # as telephony does: dated when the call was received, assigned to its operator
+            assert c.operator_id is not None and t.created_at == c.received_at and t.assignee_id == c.operator_id
             assert (c.requester_id is None) == (c.caller_number is None) == (t.requester_id is None)
         else:
             assert c.ticket_id is None and c.operator_id is None
@@ -220,14 +225,14 @@ async def test_journal_facts_have_their_required_data_and_match_the_tickets(db_u
         assert all(k in e.data for k in REQUIRED_DATA.get(kind, ())), e
         assert e.site == settings.site and e.recorded_at == e.occurred_at
     for kind in ("call_received", "call_presented", "call_offered", "call_answered", "call_abandoned", "call_lost",
-                 "call_ended", "call_received_outside_hours", "operator_state_changed", "mail_received",
+                 "call_ended", "call_received_outside_hours", "call_recovered", "operator_state_changed", "mail_received",
                  "chat_started", "chat_answered", "chat_ended", "ticket_created", "ticket_taken_in_charge",
                  "ticket_qualified", "ticket_transitioned", "ticket_escalated", "ticket_bounced", "ticket_reminded",
                  "ticket_resolved", "ticket_closed", "ticket_merged"):
         assert kinds[kind] > 0, kind
     tickets = await _rows(db_url, Ticket, Ticket.id)
     assert kinds["ticket_created"] == len(tickets)
-    assert kinds["call_answered"] == sum(1 for t in tickets if t.channel == "phone")
+    assert kinds["call_answered"] == kinds["call_ended"] == sum(1 for t in tickets if t.channel == "phone")
     created = {e.ticket_id: e for e in events if e.kind == "ticket_created"}
     taken = {e.ticket_id: e for e in events if e.kind == "ticket_taken_in_charge"}
     for t in tickets:
@@ -240,6 +245,12 @@ async def test_journal_facts_have_their_required_data_and_match_the_tickets(db_u
             assert {"action", "from", "to"} <= set(e.data)
         if e.kind == "call_answered":
             assert e.operator_id is not None and e.call_id and e.queue in ("avocat", "administration", "citoyen")
+            assert {"wait_seconds", "attempt", "overflow"} <= set(e.data)
+        if e.kind in ("call_received", "call_received_outside_hours"):
+            assert e.queue is None and "anonymous" in e.data
+        if e.kind == "operator_state_changed":
+            assert {"old", "new", "reason", "pause_reason", "seconds_in_old_state"} <= set(e.data)
+            assert e.channel is None
     # each operator who works a day logs in and out
     states = Counter((e.operator_id, e.data["new"]) for e in events if e.kind == "operator_state_changed")
     for op in {e.operator_id for e in events if e.kind == "operator_state_changed"}:

@@ -243,3 +243,35 @@ async def test_given_operator_hangs_up_first_then_caller_is_released_and_operato
     [ended] = await cc.wait_fact("call_ended")
     assert ended.data["talk_seconds"] == pytest.approx(2.0, abs=1.0)
 
+
+
+async def test_given_feature_codes_dialled_on_the_softphone_then_operator_state_follows(call_center, sip_peers):
+    cc = call_center
+    phone = await sip_peers.operator("op3", cc.secret("op3"))
+    op = str(cc.operators["op3"])
+    for code, state in (("*50", "available"), ("*52", "paused"), ("*53", "available"), ("*51", "logged_out")):
+        call = await phone.dial(code)
+        rec = await call.wait_ended(timeout=20)
+        assert rec.answered and rec.ended_by == "remote"  # confirmation played, then hung up
+        assert cc.acd.acd.operator(op).state == state
+    facts = await cc.facts(kind="operator_state_changed")
+    assert [(f.data["old"], f.data["new"]) for f in facts] == [
+        ("logged_out", "available"), ("available", "paused"), ("paused", "available"), ("available", "logged_out")]
+    assert {f.operator_id for f in facts} == {cc.operators["op3"]}
+
+
+async def test_given_unknown_phone_dials_feature_code_then_refused_politely(call_center, sip_peers):
+    cc = call_center
+    # op4 has a softphone account but is not an operator user here: a desk phone, say.
+    async with cc.container.session_factory() as s:
+        from accounts.models import User
+
+        user = await s.get(User, cc.operators["op4"])
+        user.role = "supervisor"
+        await s.commit()
+        await cc.acd.load_roster(s)
+    cc.acd.acd._ops.pop(str(cc.operators["op4"]), None)  # forget the roster entry loaded at start
+    phone = await sip_peers.operator("op4", cc.secret("op4"))
+    rec = await (await phone.dial("*50")).wait_ended(timeout=20)
+    assert rec.answered and rec.ended_by == "remote"
+    assert await cc.facts(kind="operator_state_changed") == []
