@@ -23,6 +23,7 @@ Channel arguments (``appArgs``) tell the legs apart: ``inbound`` (the support nu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -293,6 +294,9 @@ class StasisApp:
                 await self.ari.start_moh(leg.channel_id)
         except Exception:  # noqa: BLE001
             log.exception("fallback to queue failed for %s: incident message", leg.call_id)
+            with contextlib.suppress(d.AcdError):
+                self.acd.acd.cut(leg.call_id, self.clock(), "technical_error")
+                await self.acd.flush()
             leg.state = "closing"
             self._background(self._say_and_hangup(leg, "incident"))
 

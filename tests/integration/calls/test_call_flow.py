@@ -275,3 +275,44 @@ async def test_given_unknown_phone_dials_feature_code_then_refused_politely(call
     rec = await (await phone.dial("*50")).wait_ended(timeout=20)
     assert rec.answered and rec.ended_by == "remote"
     assert await cc.facts(kind="operator_state_changed") == []
+
+
+async def test_given_ivr_handler_crashes_then_caller_falls_back_to_the_default_queue_and_is_answered(
+        call_center, sip_peers):
+    cc = call_center
+    op = await sip_peers.operator("op1", cc.secret("op1"), behavior=Answer(after=0.2))
+    await cc.login("op1")
+
+    async def broken_ivr(leg):
+        raise RuntimeError("bug in the IVR")
+
+    cc.telephony.app._ivr = broken_ivr
+    call = await (await sip_peers.caller("0612300000")).dial(SUPPORT, dtmf=[(0.3, "1")])
+    await call.wait_answered()
+    invite = await op.wait_invite(timeout=15)
+    assert invite.display == "citoyen"  # the default queue, not silence
+    await cc.wait_fact("call_answered")
+    await call.hangup()
+
+
+async def test_given_ari_fails_to_start_music_then_caller_hears_the_incident_message_and_call_is_lost(
+        call_center, sip_peers):
+    """A fake failure (ARI answering 500) that the real Asterisk will not produce on demand."""
+    from telephony.ari import AriError
+
+    cc = call_center
+    await sip_peers.operator("op1", cc.secret("op1"))
+    await cc.login("op1")
+    await cc.pause("op1")
+
+    async def failing_moh(channel_id, moh_class=None):
+        raise AriError(500, "POST", f"/channels/{channel_id}/moh", "Internal Server Error")
+
+    cc.telephony.app.ari.start_moh = failing_moh
+    call = await (await sip_peers.caller("0612300001")).dial(SUPPORT, dtmf=[(0.3, "1")])
+    await call.wait_answered()
+    rec = await call.wait_ended(timeout=30)
+    assert rec.ended_by == "remote" and rec.ended_at - rec.answered_at > 3  # the message was played
+    [row] = await cc.wait_calls(1)
+    [lost] = await cc.wait_fact("call_lost", call_id=row.id)
+    assert lost.data["reason"] == "technical_error"
