@@ -11,10 +11,12 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from accounts.models import User
 from guichet.bootstrap import Container
+from guichet.settings import load_section
 from telephony import prompts
 from telephony.ari import AriClient, AriEventStream
 from telephony.asterisk_config import AsteriskSettings, render_config
@@ -44,9 +46,28 @@ async def operator_accounts(container: Container) -> list[tuple[str, str]]:
         return [(u.sip_endpoint, u.sip_secret) for u in users]
 
 
+class AsteriskProduction(BaseModel):
+    """Production-only Asterisk settings (``GUICHET_ASTERISK_*`` or ``[asterisk]``): public
+    address and NAT, TLS + SRTP for softphones, the carrier trunk. See
+    configs/asterisk/README.md."""
+
+    model_config = ConfigDict(extra="forbid")
+    trunk_match: str = "127.0.0.0/8"
+    external_address: str | None = None
+    local_net: list[str] = []
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_port: int = 5061
+    trunk_server: str | None = None
+    trunk_username: str | None = None
+    trunk_password: str | None = None
+
+
 async def asterisk_settings(container: Container) -> AsteriskSettings:
     s = container.settings
+    prod = load_section(AsteriskProduction, "asterisk")
     return AsteriskSettings(
+        **prod.model_dump(),
         run_dir=(s.data_dir / "asterisk").resolve(), ari_password=ari_password(container),
         prefix=s.asterisk_prefix, bind_address=s.sip_host, sip_port=s.sip_port, http_port=s.ari_port,
         ari_user=s.ari_username, app_name=s.stasis_app, support_number=s.support_number,
