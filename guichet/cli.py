@@ -20,7 +20,7 @@ from ticket_core.migrate import upgrade_async
 
 log = logging.getLogger("guichet")
 
-RUNTIME_MODULES = ["mailgw.runtime", "chatgw.runtime", "callback.runtime", "reports.runtime", "failover.runtime"]
+RUNTIME_MODULES = ["mailgw.runtime", "chatgw.runtime", "callback.runtime", "reports.runtime", "console.runtime", "failover.runtime"]
 
 
 async def prepare_database(container: Container) -> None:

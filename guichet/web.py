@@ -17,7 +17,7 @@ OPENAPI: web.AppKey[dict] = web.AppKey("openapi", dict)
 # folders. A package not built yet is simply absent.
 ROUTE_MODULES = [
     "accounts.http", "ticket_core.http", "acd.http", "callback.http", "mailgw.http",
-    "chatgw.http", "indicators.http", "reports.http", "web_pages.http", "failover.http",
+    "chatgw.http", "indicators.http", "reports.http", "web_pages.http", "console.http", "failover.http",
 ]
 
 
