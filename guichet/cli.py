@@ -59,14 +59,32 @@ async def serve(settings: Settings) -> None:
     if generated:
         print(f"First admin account created: user {settings.admin_username!r}, password {generated!r} "
               "(shown once; set GUICHET_ADMIN_PASSWORD to choose it)", flush=True)
-    await container.start_acd()
-    telephony = None
-    if settings.telephony:
-        from guichet.telephony_runtime import start_telephony
+    # The contact-center side (ACD + telephony) of this site. The failover package, when
+    # enabled, decides when this site is the active one and calls these itself.
+    active: dict[str, object] = {}
 
-        telephony = await start_telephony(container)
-        print(f"Telephony: Asterisk on sip:{settings.support_number}@{settings.sip_host}:{settings.sip_port}, "
-              f"Stasis app {settings.stasis_app!r} connected over ARI", flush=True)
+    async def activate_site() -> None:
+        if active:
+            return
+        acd = await container.start_acd()
+        active["acd"] = acd
+        if settings.telephony:
+            from guichet.telephony_runtime import start_telephony
+
+            active["telephony"] = await start_telephony(container)
+            print(f"Telephony: Asterisk on sip:{settings.support_number}@{settings.sip_host}:{settings.sip_port}, "
+                  f"Stasis app {settings.stasis_app!r} connected over ARI", flush=True)
+
+    async def deactivate_site() -> None:
+        telephony = active.pop("telephony", None)
+        if telephony is not None:
+            await telephony.stop()
+        active.clear()
+
+    container.extras["activate_site"] = activate_site
+    container.extras["deactivate_site"] = deactivate_site
+    if not settings.failover:
+        await activate_site()
     # Background services of the packages that have them (gateways, schedulers…): each
     # ``<package>/runtime.py`` has ``async def start(container) -> stop coroutine function``.
     stoppers = []
@@ -94,8 +112,7 @@ async def serve(settings: Settings) -> None:
     await runner.cleanup()
     for stop_service in reversed(stoppers):
         await stop_service()
-    if telephony is not None:
-        await telephony.stop()
+    await deactivate_site()
     await container.close()
 
 

@@ -52,6 +52,9 @@ class Settings(BaseModel):
     sla_normal_hours: float = Field(4.0, gt=0)  # priority 3-5 handled or escalated
     sla_mail_hours: float = Field(1.0, gt=0)  # mail taken in charge
 
+    # --- site pair (failover/): this site waits to be made active by the failover module
+    failover: bool = False
+
     # --- telephony: Asterisk + the Stasis application ----------------------------------
     telephony: bool = True  # start Asterisk and the Stasis app with the main job
     asterisk_prefix: Path = Path("/opt/guichet/asterisk")
