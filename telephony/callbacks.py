@@ -59,6 +59,7 @@ class CallbackDialer:
         self.calls: dict[str, CallbackCall] = {}  # by ACD call id
         self.channels: dict[str, str] = {}  # channel id → ACD call id
         self._task: asyncio.Task[None] | None = None
+        self._scans = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="callback-dialer")
@@ -86,6 +87,9 @@ class CallbackDialer:
             await asyncio.sleep(self.settings.scan_seconds)
 
     async def scan(self) -> None:
+        self._scans += 1
+        if self._scans % 100 == 1:
+            await self.service.expire_windows()  # pending lost calls past their window
         open_now = await self.service.may_place_now()
         queued = {c.callback_id: c for c in self.calls.values()}
         for cb_call in list(queued.values()):
