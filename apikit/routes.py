@@ -267,13 +267,33 @@ def openapi_document(routes: Iterable[Route], *, title: str, version: str) -> di
     }
 
 
-def _path_params(path: str) -> list[str]:
-    import re
+def _split_template(path: str) -> list[tuple[str, str | None]]:
+    """aiohttp templates ``/x/{name}`` or ``/x/{name:regex}`` (the regex may hold braces,
+    e.g. ``\\d{4}``) → [(literal, None) | (name, "param")]."""
+    parts: list[tuple[str, str | None]] = []
+    i, literal = 0, ""
+    while i < len(path):
+        if path[i] != "{":
+            literal += path[i]
+            i += 1
+            continue
+        if literal:
+            parts.append((literal, None))
+            literal = ""
+        depth, j = 1, i + 1
+        while j < len(path) and depth:
+            depth += {"{": 1, "}": -1}.get(path[j], 0)
+            j += 1
+        parts.append((path[i + 1:j - 1].split(":", 1)[0], "param"))
+        i = j
+    if literal:
+        parts.append((literal, None))
+    return parts
 
-    return [m.split(":")[0] for m in re.findall(r"{([^}]+)}", path)]
+
+def _path_params(path: str) -> list[str]:
+    return [name for name, kind in _split_template(path) if kind]
 
 
 def _openapi_path(path: str) -> str:
-    import re
-
-    return re.sub(r"{([^}:]+)(:[^}]*)?}", r"{\1}", path)
+    return "".join(f"{{{name}}}" if kind else name for name, kind in _split_template(path))

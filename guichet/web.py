@@ -51,8 +51,21 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response({"status": "up", "site": container.settings.site, "version": VERSION})
 
 
+@web.middleware
+async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """Under /api/, aiohttp's own errors (no such route, wrong method, body too large)
+    get the API's error shape too."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if not request.path.startswith("/api/") or exc.status < 400 or exc.content_type == "application/json":
+            raise
+        error_id = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(exc.status, "http_error")
+        return web.json_response({"error": error_id, "message": exc.reason}, status=exc.status)
+
+
 def create_app(container: Container) -> web.Application:
-    app = web.Application(client_max_size=2 * 1024 * 1024)
+    app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[json_errors])
     app[CONTAINER] = container
     modules = http_modules()
     mounted = install(app, [m.routes for m in modules if hasattr(m, "routes")])

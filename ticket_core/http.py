@@ -315,8 +315,11 @@ async def delete_calendar_exception(ctx: RequestContext) -> dict[str, Any]:
 async def business_time(ctx: RequestContext) -> dict[str, Any]:
     """Business seconds between two instants, or the instant n business hours later."""
     q: schemas.BusinessTimeQuery = ctx.query
-    if q.start.tzinfo is None or (q.end is not None and q.end.tzinfo is None):
-        raise InvalidValue("instants need a UTC offset, e.g. 2026-03-02T09:00:00+01:00", field="start")
+    for name, value in (("start", q.start), ("end", q.end)):
+        if value is not None and not 2000 <= value.year <= 2100:
+            raise InvalidValue("instants between the years 2000 and 2100 only", field=name)
+    if q.end is not None and abs((q.end - q.start).days) > 5 * 366:
+        raise InvalidValue("at most five years between start and end", field="end")
     cal = await ctx.container.calendar(ctx.session)
     if q.end is not None:
         return {"start": q.start, "end": q.end, "business_seconds": cal.business_seconds_between(q.start, q.end)}

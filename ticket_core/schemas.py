@@ -6,9 +6,17 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ticket_core.models import Requester, Ticket, TicketHistory
+
+
+# Database ids are 64-bit: a larger number is a bad request, not a server error.
+Id = Annotated[int, Field(ge=1, le=2**62)]
+# Instants must carry their UTC offset: a naive time is ambiguous around DST changes.
+Instant = AwareDatetime
 
 
 class Strict(BaseModel):
@@ -18,7 +26,7 @@ class Strict(BaseModel):
 class TicketCreate(Strict):
     channel: Literal["phone", "mail", "chat"]
     audience: str | None = None
-    requester_id: int | None = None
+    requester_id: Id | None = None
     phone: str | None = Field(None, max_length=40, description="find or create the requester by number")
     email: str | None = Field(None, max_length=320, description="find or create the requester by address")
     subject: str = Field("", max_length=300)
@@ -46,7 +54,7 @@ class TicketAction(Strict):
 
 
 class Assignment(Strict):
-    assignee_id: int | None
+    assignee_id: Id | None
 
 
 class Note(Strict):
@@ -54,7 +62,7 @@ class Note(Strict):
 
 
 class ProblemLink(Strict):
-    problem_id: int | None
+    problem_id: Id | None
 
 
 class ProblemCreate(Strict):
@@ -66,12 +74,12 @@ class TicketQuery(Strict):
     status: str | None = None
     channel: str | None = None
     level: str | None = None
-    requester_id: int | None = None
-    assignee_id: int | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
+    requester_id: Id | None = None
+    assignee_id: Id | None = None
+    created_from: Instant | None = None
+    created_to: Instant | None = None
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=10**9)
 
 
 class RequesterCreate(Strict):
@@ -93,7 +101,7 @@ class ContactPoint(Strict):
 
 
 class CalendarExceptionCreate(Strict):
-    day: date
+    day: date = Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))
     kind: Literal["opening", "closure"]
     opens: time | None = None
     closes: time | None = None
@@ -101,14 +109,14 @@ class CalendarExceptionCreate(Strict):
 
 
 class CalendarQuery(Strict):
-    start: date
-    end: date
+    start: date = Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))
+    end: date = Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))
 
 
 class BusinessTimeQuery(Strict):
-    start: datetime
-    end: datetime | None = None
-    hours: float | None = Field(None, ge=0, le=10_000)
+    start: Instant
+    end: Instant | None = None
+    hours: float | None = Field(None, ge=0, le=2_500, description="at most about a year of business hours")
 
 
 class ApplicationCreate(Strict):
@@ -134,11 +142,11 @@ class AudienceCreate(Strict):
 
 class EventQuery(Strict):
     kind: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    ticket_id: int | None = None
+    since: Instant | None = None
+    until: Instant | None = None
+    ticket_id: Id | None = None
     call_id: str | None = None
-    after_id: int = Field(0, ge=0)
+    after_id: int = Field(0, ge=0, le=2**62)
     limit: int = Field(200, ge=1, le=5000)
 
 
