@@ -8,6 +8,7 @@ Operator states survive a restart of the application: they are rebuilt from the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
@@ -124,15 +125,20 @@ class AcdService:
         events = self.acd.pull_events()
         if not events:
             return events
-        async with self.session_factory() as session:
-            await self.journal_events(session, events)
-            await session.commit()
+        # Shielded: the task that flushes may be cancelled (a caller hanging up cancels the
+        # call's tasks), but the events it took belong to every call and must be written.
+        await asyncio.shield(self._write(events))
         for listener in self.listeners:
             try:
                 listener(events)
             except Exception:  # noqa: BLE001 - a display must never break call handling
                 log.exception("ACD listener failed")
         return events
+
+    async def _write(self, events: list[d.Event]) -> None:
+        async with self.session_factory() as session:
+            await self.journal_events(session, events)
+            await session.commit()
 
     async def journal_events(self, session: AsyncSession, events: Iterable[d.Event]) -> None:
         """Write the facts of these ACD events in the caller's transaction."""

@@ -138,7 +138,10 @@ class AriClient:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             # trust_env=False: proxy variables must never capture traffic to Asterisk.
-            self._session = aiohttp.ClientSession(trust_env=False)
+            # Idle connections are dropped well before Asterisk's own 15 s keep-alive, so a
+            # request never goes out on a socket Asterisk is closing.
+            self._session = aiohttp.ClientSession(
+                trust_env=False, connector=aiohttp.TCPConnector(keepalive_timeout=5))
             self._own_session = True
         return self._session
 
@@ -177,21 +180,33 @@ class AriClient:
                 if not text:
                     return None
                 return json.loads(text)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise AriConnectionError(None, method, path, repr(exc)) from exc
+
+    async def _obj(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        result = await self.request(method, path, **kwargs)
+        return result if isinstance(result, dict) else {}
+
+    async def _list(self, method: str, path: str, **kwargs: Any) -> list[dict[str, Any]]:
+        result = await self.request(method, path, **kwargs)
+        return list(result) if isinstance(result, list) else []
 
     # ------------------------------------------------------------------ asterisk
 
     async def ping(self) -> dict[str, Any]:
-        return await self.request("GET", "/asterisk/ping")
+        return await self._obj("GET", "/asterisk/ping")
 
     async def info(self) -> dict[str, Any]:
-        return await self.request("GET", "/asterisk/info")
+        return await self._obj("GET", "/asterisk/info")
+
+    async def reload_module(self, module: str) -> None:
+        """Reload one module (e.g. ``res_pjsip.so`` after pjsip.conf was re-rendered)."""
+        await self.request("PUT", f"/asterisk/modules/{_q(module)}")
 
     # ------------------------------------------------------------------ channels
 
     async def list_channels(self) -> list[dict[str, Any]]:
-        return await self.request("GET", "/channels")
+        return await self._list("GET", "/channels")
 
     async def list_app_channels(self, app: str | None = None) -> list[dict[str, Any]]:
         """Channels currently in the Stasis application (what a reconnect reconciles).
@@ -207,7 +222,7 @@ class AriClient:
         return channels
 
     async def get_channel(self, channel_id: str) -> dict[str, Any]:
-        return await self.request("GET", f"/channels/{_q(channel_id)}")
+        return await self._obj("GET", f"/channels/{_q(channel_id)}")
 
     async def answer(self, channel_id: str) -> None:
         await self.request("POST", f"/channels/{_q(channel_id)}/answer")
@@ -309,7 +324,7 @@ class AriClient:
         channel (``id`` = ``channel_id`` if given)."""
         args = app_args if app_args is None or isinstance(app_args, str) else ",".join(app_args)
         body = {"variables": dict(variables)} if variables else None
-        return await self.request("POST", "/channels", params={
+        return await self._obj("POST", "/channels", params={
             "endpoint": endpoint, "app": app or self.app, "appArgs": args, "callerId": caller_id,
             "timeout": timeout, "channelId": channel_id, "otherChannelId": other_channel_id,
             "originator": originator, "formats": formats,
@@ -322,15 +337,15 @@ class AriClient:
         """Create a bridge (``mixing``, ``holding``, ``dtmf_events``, ``proxy_media``;
         comma-separated to combine). With ``bridge_id``, creates it under that id."""
         if bridge_id:
-            return await self.request("POST", f"/bridges/{_q(bridge_id)}",
+            return await self._obj("POST", f"/bridges/{_q(bridge_id)}",
                                       params={"type": bridge_type, "name": name})
-        return await self.request("POST", "/bridges", params={"type": bridge_type, "name": name})
+        return await self._obj("POST", "/bridges", params={"type": bridge_type, "name": name})
 
     async def get_bridge(self, bridge_id: str) -> dict[str, Any]:
-        return await self.request("GET", f"/bridges/{_q(bridge_id)}")
+        return await self._obj("GET", f"/bridges/{_q(bridge_id)}")
 
     async def list_bridges(self) -> list[dict[str, Any]]:
-        return await self.request("GET", "/bridges")
+        return await self._list("GET", "/bridges")
 
     async def add_channels(self, bridge_id: str, channel_ids: str | Iterable[str], *,
                            role: str | None = None) -> None:
@@ -366,7 +381,7 @@ class AriClient:
     # ------------------------------------------------------------------ playbacks
 
     async def get_playback(self, playback_id: str) -> dict[str, Any]:
-        return await self.request("GET", f"/playbacks/{_q(playback_id)}")
+        return await self._obj("GET", f"/playbacks/{_q(playback_id)}")
 
     async def stop_playback(self, playback_id: str) -> None:
         await self.request("DELETE", f"/playbacks/{_q(playback_id)}")
@@ -374,25 +389,25 @@ class AriClient:
     # ------------------------------------------------------------------ applications
 
     async def get_application(self, app: str | None = None) -> dict[str, Any]:
-        return await self.request("GET", f"/applications/{_q(app or self.app)}")
+        return await self._obj("GET", f"/applications/{_q(app or self.app)}")
 
     async def subscribe(self, event_source: str | Iterable[str], app: str | None = None) -> dict[str, Any]:
         """Subscribe the app to ``channel:<id>``, ``bridge:<id>``, ``endpoint:<tech>/<res>``
         or ``deviceState:<name>`` events."""
         sources = [event_source] if isinstance(event_source, str) else list(event_source)
-        return await self.request("POST", f"/applications/{_q(app or self.app)}/subscription",
+        return await self._obj("POST", f"/applications/{_q(app or self.app)}/subscription",
                                   params={"eventSource": ",".join(sources)})
 
     async def unsubscribe(self, event_source: str | Iterable[str], app: str | None = None) -> dict[str, Any]:
         sources = [event_source] if isinstance(event_source, str) else list(event_source)
-        return await self.request("DELETE", f"/applications/{_q(app or self.app)}/subscription",
+        return await self._obj("DELETE", f"/applications/{_q(app or self.app)}/subscription",
                                   params={"eventSource": ",".join(sources)})
 
     # ------------------------------------------------------------------ endpoints
 
     async def get_endpoint(self, tech: str, resource: str) -> dict[str, Any]:
         """E.g. ``("PJSIP", "op1")``: ``state`` is ``online`` once the softphone registered."""
-        return await self.request("GET", f"/endpoints/{_q(tech)}/{_q(resource)}")
+        return await self._obj("GET", f"/endpoints/{_q(tech)}/{_q(resource)}")
 
     # ------------------------------------------------------------------ events
 
@@ -415,17 +430,29 @@ class AriClient:
 
 
 def event_key(event: Event) -> str:
-    """Which ordered lane an event belongs to: its channel, else bridge, else playback.
+    """Which ordered lane an event belongs to: its channel, else bridge, else endpoint.
 
     Events of one channel are handled in order (StasisStart before its DTMF before its
-    StasisEnd); different channels are handled concurrently.
+    StasisEnd); different channels are handled concurrently. A playback or recording is
+    keyed by its target (``channel:<id>``/``bridge:<id>``) so that PlaybackFinished stays
+    in order with the channel's own events; Dial by its ``peer`` (the dialled channel).
     """
-    for field in ("channel", "bridge", "playback", "recording", "endpoint"):
+    for field in ("channel", "peer"):
+        obj = event.get(field)
+        if isinstance(obj, dict) and obj.get("id"):
+            return f"channel:{obj['id']}"
+    for field in ("playback", "recording"):
         obj = event.get(field)
         if isinstance(obj, dict):
-            ident = obj.get("id") or obj.get("resource") or obj.get("name")
-            if ident:
-                return f"{field}:{ident}"
+            target = obj.get("target_uri", "")
+            if target.startswith(("channel:", "bridge:")):
+                return str(target)
+            if obj.get("id") or obj.get("name"):
+                return f"{field}:{obj.get('id') or obj.get('name')}"
+    for field, ident in (("bridge", "id"), ("endpoint", "resource")):
+        obj = event.get(field)
+        if isinstance(obj, dict) and obj.get(ident):
+            return f"{field}:{obj[ident]}"
     return "global"
 
 
@@ -543,9 +570,11 @@ class AriEventStream:
             except asyncio.CancelledError:
                 raise
             except aiohttp.WSServerHandshakeError as exc:
-                # 401 (bad credentials) or 400 (unknown app): keep retrying, loudly.
-                log.error("ARI events websocket refused: HTTP %s", exc.status)
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                # 404/503: Asterisk's HTTP server is up but res_ari is not loaded yet (a
+                # restart in progress). 401/400: bad credentials or app name; retry, loudly.
+                level = logging.WARNING if exc.status in (404, 503) else logging.ERROR
+                log.log(level, "ARI events websocket refused: HTTP %s", exc.status)
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 log.warning("ARI events websocket unavailable: %r", exc)
             finally:
                 self._ws = None
