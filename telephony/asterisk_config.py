@@ -75,6 +75,16 @@ class AsteriskSettings:
     # NAT: the public address softphones and the trunk see (README, production).
     external_address: str | None = None
     local_net: Sequence[str] = field(default_factory=tuple)
+    # TLS for softphones (production): with both files, a TLS transport on tls_port is
+    # added and operators must use it, with SRTP (SDES) media.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_port: int = 5061
+    # A SIP trunk that needs registration (production): server "host[:port]" and the
+    # account; inbound calls then arrive on the support number (contact user).
+    trunk_server: str | None = None
+    trunk_username: str | None = None
+    trunk_password: str | None = None
     verbose: int = 0
     template_dir: Path = TEMPLATE_DIR
 
@@ -123,7 +133,8 @@ def _check(settings: AsteriskSettings) -> None:
     if not re.match(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$", settings.entity_id):
         errors.append(f"entity_id {settings.entity_id!r} must look like a MAC address")
     seen: set[str] = set()
-    reserved = {"trunk", "transport-udp", "global", "system", "operator-endpoint",
+    reserved = {"trunk", "trunk-auth", "trunk-registration", "transport-udp", "transport-tls",
+                "global", "system", "operator-endpoint",
                 "operator-auth", "operator-aor"}
     for name, password in settings.operators:
         if not _NAME.match(name) or name in reserved:
@@ -137,6 +148,19 @@ def _check(settings: AsteriskSettings) -> None:
     for value in (settings.trunk_match, settings.external_address or "", *settings.local_net):
         if _FORBIDDEN_IN_VALUE.search(value):
             errors.append(f"invalid address value {value!r}")
+    if (settings.tls_cert_file is None) != (settings.tls_key_file is None):
+        errors.append("tls_cert_file and tls_key_file go together")
+    for path in (settings.tls_cert_file, settings.tls_key_file):
+        if path is not None and not Path(path).is_file():
+            errors.append(f"TLS file {path} does not exist")
+    if settings.trunk_server is not None:
+        if not re.match(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$", settings.trunk_server):
+            errors.append(f"trunk_server {settings.trunk_server!r} must be host[:port]")
+        if not settings.trunk_username or not re.match(r"^[A-Za-z0-9_.+-]+$", settings.trunk_username):
+            errors.append("trunk_username is required with trunk_server (letters, digits, _.+-)")
+        pw = settings.trunk_password or ""
+        if not pw or _FORBIDDEN_IN_VALUE.search(pw) or pw != pw.strip():
+            errors.append("trunk_password is required with trunk_server, without ; [ ] newlines")
     if errors:
         raise AsteriskConfigError("invalid Asterisk settings: " + "; ".join(errors))
 
@@ -156,6 +180,30 @@ def _values(settings: AsteriskSettings) -> dict[str, str]:
         nat = (f"external_media_address = {settings.external_address}\n"
                f"external_signaling_address = {settings.external_address}\n"
                + "".join(f"local_net = {net}\n" for net in settings.local_net))
+    tls = ""
+    if settings.tls_cert_file and settings.tls_key_file:
+        tls = ("\n[transport-tls]\ntype = transport\nprotocol = tls\n"
+               f"bind = {settings.bind_address}:{settings.tls_port}\n"
+               f"cert_file = {Path(settings.tls_cert_file).resolve()}\n"
+               f"priv_key_file = {Path(settings.tls_key_file).resolve()}\n"
+               "method = tlsv1_2\n" + nat)
+    trunk_extra = ""
+    trunk_outbound = ""
+    if settings.trunk_server:
+        server, user = settings.trunk_server, settings.trunk_username
+        trunk_extra = f"outbound_auth = trunk-auth\naors = trunk\nfrom_user = {user}\n"
+        trunk_outbound = (
+            "\n[trunk]\ntype = aor\n"
+            f"contact = sip:{server}\n"
+            "\n[trunk-auth]\ntype = auth\nauth_type = digest\n"
+            f"username = {user}\npassword = {settings.trunk_password}\n"
+            "\n[trunk-registration]\ntype = registration\ntransport = transport-udp\n"
+            f"outbound_auth = trunk-auth\nserver_uri = sip:{server}\nclient_uri = sip:{user}@{server}\n"
+            f"contact_user = {settings.support_number}\n"
+            "retry_interval = 60\nforbidden_retry_interval = 600\nexpiration = 3600\n"
+            "; calls arriving on this registration are the trunk's, whatever their source\n"
+            "line = yes\nendpoint = trunk\n"
+        )
     return {
         "prefix": str(settings.prefix),
         "run_dir": str(Path(settings.run_dir).resolve()),
@@ -176,8 +224,12 @@ def _values(settings: AsteriskSettings) -> dict[str, str]:
         "queue_ring_timeout": str(settings.queue_ring_timeout),
         "queue_members": "\n".join(members),
         "operators": "\n".join(operators),
-        "operator_endpoint_extra": "",
+        "operator_transport": "transport-tls" if tls else "transport-udp",
+        "operator_media_encryption": "sdes" if tls else "no",
         "transport_nat": nat,
+        "transport_tls": tls,
+        "trunk_endpoint_extra": trunk_extra,
+        "trunk_outbound": trunk_outbound,
         "trunk_match": settings.trunk_match,
         "rtp_start": str(settings.rtp_start),
         "rtp_end": str(settings.rtp_end),

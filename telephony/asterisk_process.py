@@ -36,6 +36,14 @@ from telephony.asterisk_config import AsteriskSettings, render_config
 log = logging.getLogger("guichet.asterisk")
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: ask the kernel for SIGTERM when the parent goes away."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+
 class AsteriskError(RuntimeError):
     """Asterisk could not be started, did not become ready, or a CLI command failed."""
 
@@ -43,9 +51,15 @@ class AsteriskError(RuntimeError):
 class AsteriskProcess:
     """One Asterisk process on one rendered run directory."""
 
-    def __init__(self, settings: AsteriskSettings, *, render: bool = True) -> None:
+    def __init__(self, settings: AsteriskSettings, *, render: bool = True,
+                 die_with_parent: bool = False) -> None:
+        """``die_with_parent``: Linux only — Asterisk gets SIGTERM when the *thread* that
+        started it exits, so a killed test run leaves no Asterisk holding its ports. Use it
+        only when starting from a long-lived thread (pytest's main thread), not from a
+        short-lived worker thread."""
         self.settings = settings
         self.render = render
+        self.die_with_parent = die_with_parent
         self._proc: subprocess.Popen[bytes] | None = None
         self._console: Any = None
         self.started_at: float | None = None  # time.monotonic() when last ready
@@ -93,6 +107,7 @@ class AsteriskProcess:
             stdin=subprocess.DEVNULL, stdout=self._console, stderr=subprocess.STDOUT,
             # its own process group: a Ctrl-C aimed at pytest or the app does not reach it
             start_new_session=True,
+            preexec_fn=_die_with_parent if self.die_with_parent else None,  # noqa: PLW1509
         )
         try:
             self._wait_ready(t0 + timeout)
@@ -136,7 +151,8 @@ class AsteriskProcess:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
             with opener.open(req, timeout=timeout) as resp:
-                return json.loads(resp.read())
+                answer = json.loads(resp.read())
+                return answer if isinstance(answer, dict) else {}
         except urllib.error.HTTPError as exc:
             raise AsteriskError(f"ARI ping answered HTTP {exc.code}") from exc
 
@@ -172,6 +188,14 @@ class AsteriskProcess:
         """Stop then start again on the same run directory and ports."""
         self.stop()
         self.start(timeout=timeout)
+
+    def reload(self, modules: tuple[str, ...] = ("res_pjsip.so", "pbx_config.so", "app_queue.so")) -> None:
+        """Re-render the configuration from ``self.settings`` (e.g. after operators were
+        added: assign a new settings object first) and reload the modules that read it,
+        without dropping calls in progress."""
+        render_config(self.settings)
+        for module in modules:
+            self.cli(f"module reload {module}")
 
     def tail(self, lines: int = 40) -> str:
         """The last lines of the console log (for error messages)."""
@@ -212,6 +236,9 @@ class AsteriskProcess:
 
     async def arestart(self, timeout: float = 30.0) -> None:
         await asyncio.to_thread(self.restart, timeout)
+
+    async def areload(self) -> None:
+        await asyncio.to_thread(self.reload)
 
     async def acli(self, command: str, timeout: float = 10.0) -> str:
         return await asyncio.to_thread(self.cli, command, timeout)

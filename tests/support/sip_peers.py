@@ -185,6 +185,10 @@ class _Peer:
     def _record(self, n: int) -> CallRecord:
         return self.calls.setdefault(n, CallRecord(n))
 
+    def record(self, n: int) -> CallRecord:
+        """What this peer saw of its call number ``n`` (``IncomingInvite.call``)."""
+        return self._record(n)
+
     def _apply(self, e: dict[str, Any]) -> None:
         ev, t = e["ev"], e.get("t", 0.0)
         if ev == "error":

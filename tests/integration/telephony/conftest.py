@@ -27,14 +27,8 @@ import pytest
 from telephony.ari import AriClient
 from telephony.asterisk_config import AsteriskSettings
 from telephony.asterisk_process import AsteriskProcess
+from tests.support.net import free_port
 from tests.support.sip_peers import PJSUA2_DIR, SipPeers
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port free right now on 127.0.0.1 (TCP for HTTP, UDP for SIP)."""
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +54,8 @@ def asterisk_settings(tmp_path_factory: pytest.TempPathFactory,
 
 @pytest.fixture(scope="module")
 def asterisk(asterisk_settings: AsteriskSettings) -> Iterator[AsteriskProcess]:
-    proc = AsteriskProcess(asterisk_settings)
+    # die_with_parent: a test run killed midway leaves no Asterisk behind
+    proc = AsteriskProcess(asterisk_settings, die_with_parent=True)
     if not proc.binary.exists():
         pytest.fail(f"{proc.binary} missing: run scripts/build-asterisk (the test command does)")
     if not (PJSUA2_DIR / "pjsua2.py").exists():

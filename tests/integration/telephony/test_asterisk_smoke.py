@@ -9,6 +9,7 @@ hang up the other leg); the product's app lives in telephony/stasis.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -58,15 +59,11 @@ class MiniApp:
             if other:
                 self.pairs.pop(other, None)
                 self.bridges.pop(other, None)
-                try:
+                with contextlib.suppress(AriNotFound):  # it left at the same moment: the normal race
                     await self.ari.hangup(other)
-                except AriNotFound:
-                    pass  # it left at the same moment: the normal race
             if bridge_id:
-                try:
+                with contextlib.suppress(AriNotFound):
                     await self.ari.destroy_bridge(bridge_id)
-                except AriNotFound:
-                    pass
 
 
 async def test_given_running_asterisk_when_pinging_ari_then_pong_and_wrong_password_gets_401(
@@ -76,7 +73,7 @@ async def test_given_running_asterisk_when_pinging_ari_then_pong_and_wrong_passw
     assert pong["ping"] == "pong"
     assert pong["asterisk_id"] == asterisk.settings.entity_id
     info = await ari.info()
-    assert info["system"]["version"].split(".")[0] >= "22"
+    assert int(info["system"]["version"].split(".")[0]) >= 22
 
     s = asterisk.settings
     async with AriClient(s.ari_url, s.ari_user, "wrong-password", app=s.app_name) as bad:

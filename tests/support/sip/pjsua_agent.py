@@ -30,6 +30,7 @@ DTMF: RFC 4733 telephone-events only (never in-band).
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import json
@@ -382,10 +383,8 @@ class Agent:
         for call in list(self.calls.values()):
             call.local_hangup()
         if self.acc is not None and self.acc.getInfo().regIsActive:
-            try:
+            with contextlib.suppress(pj.Error):
                 self.acc.setRegistration(False)
-            except pj.Error:
-                pass
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline and (self.calls or (self.acc and self.acc.getInfo().regIsActive)):
             self.ep.libHandleEvents(10)
