@@ -66,12 +66,16 @@ async def serve(settings: Settings) -> None:
     async def activate_site() -> None:
         if active:
             return
-        acd = await container.start_acd()
-        active["acd"] = acd
-        if settings.telephony:
-            from guichet.telephony_runtime import start_telephony
+        try:
+            active["acd"] = await container.start_acd()
+            if settings.telephony:
+                from guichet.telephony_runtime import start_telephony
 
-            active["telephony"] = await start_telephony(container)
+                active["telephony"] = await start_telephony(container)
+        except BaseException:
+            await deactivate_site()  # a half-started site must be startable again
+            raise
+        if settings.telephony:
             print(f"Telephony: Asterisk on sip:{settings.support_number}@{settings.sip_host}:{settings.sip_port}, "
                   f"Stasis app {settings.stasis_app!r} connected over ARI", flush=True)
 
@@ -80,6 +84,8 @@ async def serve(settings: Settings) -> None:
         if telephony is not None:
             await telephony.stop()
         active.clear()
+        for key in ("acd", "telephony", "dispatch", "operators_changed", "callbacks"):
+            container.extras.pop(key, None)
 
     container.extras["activate_site"] = activate_site
     container.extras["deactivate_site"] = deactivate_site
@@ -161,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: 5 lines per session
     try:
         settings = load_settings()
     except SettingsError as exc:
