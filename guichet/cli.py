@@ -149,6 +149,16 @@ async def _create_user(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # Subcommands owned by their packages (their own argument parsers).
+    if argv[:1] == ["reports"]:
+        from reports.cli import main as reports_main
+
+        return reports_main(argv[1:], prog="guichet reports")
+    if argv[:1] == ["indicators"]:
+        from indicators.cli import main as indicators_main
+
+        return indicators_main(argv[1:], prog="guichet indicators")
     parser = argparse.ArgumentParser(prog="guichet", description="Guichet contact center")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the contact center (the main job)")
@@ -159,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     cu.add_argument("--password", required=True)
     cu.add_argument("--sip-endpoint", help="the operator's softphone account (PJSIP endpoint)")
     cu.add_argument("--sip-secret", help="its digest password (generated and printed when omitted)")
+    sub.add_parser("reports", help="rapports : mensuel, point prod, liste, notes (guichet reports --help)")
+    sub.add_parser("indicators", help="indicateurs des mois glissants (guichet indicators --help)")
     demo = sub.add_parser("demo-data", help="generate deterministic synthetic history")
     demo.add_argument("--months", type=int, default=13)
     demo.add_argument("--scale", type=float, default=1.0)
