@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select
 
 from acd import domain as d
-from acd.exceptions import AcdUnavailable, as_http
+from acd.exceptions import AcdUnavailable, SiteNotActive, as_http
 from acd.models import OperatorSkill
 from accounts.exceptions import Forbidden
 from accounts.models import User
@@ -32,6 +32,8 @@ class Skills(BaseModel):
 def _service(ctx: RequestContext) -> Any:
     svc = ctx.container.extras.get("acd")
     if svc is None or svc.acd is None:
+        if not ctx.container.site_is_active():
+            raise SiteNotActive()
         raise AcdUnavailable()
     return svc
 

@@ -820,8 +820,7 @@ def site_is_active(container: Any) -> bool:
     """Should this instance act as *the* contact center right now? True without the
     failover module (one site); otherwise only on the site holding the lease. For
     background jobs that must run on one site only (daily reports, outbox, IMAP polling)."""
-    controller = container.extras.get(EXTRAS_KEY)
-    return controller is None or controller.active
+    return container.site_is_active()
 
 
 async def start(container: Any, settings: FailoverSettings | None = None) -> Callable[[], Awaitable[None]]:
@@ -832,6 +831,7 @@ async def start(container: Any, settings: FailoverSettings | None = None) -> Cal
     settings = settings or load_section(FailoverSettings, "failover")
     controller = await SiteController(container, settings).start()
     container.extras[EXTRAS_KEY] = controller
+    container.extras["site_is_active"] = lambda: controller.active
     print(f"Failover: site {controller.site} ({'preferred' if controller.preferred else 'backup'}), "
           f"other site {controller.peer} at {settings.peer_url or '(not set)'}; "
           f"lease {settings.lease_ttl:g}s, probes every {settings.probe_interval:g}s", flush=True)
@@ -839,5 +839,6 @@ async def start(container: Any, settings: FailoverSettings | None = None) -> Cal
     async def stop() -> None:
         await controller.stop()
         container.extras.pop(EXTRAS_KEY, None)
+        container.extras.pop("site_is_active", None)
 
     return stop

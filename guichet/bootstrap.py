@@ -29,6 +29,15 @@ class Container:
     clock: Callable[[], datetime] = utcnow
     extras: dict[str, object] = field(default_factory=dict)
 
+    def site_is_active(self) -> bool:
+        """Should this instance act as *the* contact center now? Always, with one site; with
+        the failover module, only the site holding the lease (it registers the probe). Jobs
+        that must run on one site only (report schedule, IMAP polling, outbox) ask this."""
+        probe = self.extras.get("site_is_active")
+        if probe is None:
+            return not self.settings.failover  # a site of a pair is passive until its controller says
+        return bool(probe())  # type: ignore[operator]
+
     async def calendar(self, session: AsyncSession) -> BusinessCalendar:
         # Loaded per unit of work: exceptions entered on another instance apply at once.
         return await load_calendar(session, self.settings.opening_hours)

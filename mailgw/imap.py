@@ -90,10 +90,18 @@ class ImapPoller:
                 pass
             self._task = None
 
+    def _site_active(self) -> bool:
+        return self.service.container.site_is_active()
+
     async def _run(self) -> None:
         delay = 1.0
         while True:
             client = None
+            if not self._site_active():
+                # The standby site of a pair does not take mails in: its database is read
+                # only, and the mailbox is the active site's to empty.
+                await asyncio.sleep(min(self.settings.poll_interval, 5.0))
+                continue
             try:
                 client = await self._connect()
                 delay = 1.0
@@ -154,7 +162,7 @@ class ImapPoller:
         self.connected.set()
         log.info("IMAP %s selected (UIDVALIDITY %d, IDLE %s)", s.imap_key, uidvalidity,
                  "yes" if client.has_capability("IDLE") and s.imap_idle else "no")
-        while True:
+        while self._site_active():
             count = await self.poll_once(client, uidvalidity, flag)
             self.rounds += 1
             if count >= s.imap_batch:

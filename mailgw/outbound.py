@@ -173,12 +173,14 @@ class Relay:
 
 class OutboxSender:
     def __init__(self, session_factory: Any, settings: MailSettings, relay: Relay, *, site: str,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], site_active: Callable[[], bool] = lambda: True) -> None:
         self.session_factory = session_factory
         self.settings = settings
         self.relay = relay
         self.site = site
         self.clock = clock
+        #: Only the active site of a pair sends (the standby's database is read-only).
+        self.site_active = site_active
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.lease = timedelta(seconds=settings.outbox_claim_lease)
@@ -205,7 +207,7 @@ class OutboxSender:
             return
         while True:
             try:
-                while await self.deliver_due():
+                while self.site_active() and await self.deliver_due():
                     pass
             except asyncio.CancelledError:
                 raise

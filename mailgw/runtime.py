@@ -25,7 +25,7 @@ class MailGateway:
         self.settings = settings
         self.relay = Relay(settings)
         self.outbox = OutboxSender(container.session_factory, settings, self.relay, site=container.settings.site,
-                                   clock=container.clock)
+                                   clock=container.clock, site_active=container.site_is_active)
         self.service = MailService(container, settings, on_outbox=self.outbox.wake)
         self.smtp: asyncio.Server | None = None
         self.smtp_error: str | None = None

@@ -50,3 +50,21 @@ async def test_given_restart_then_operator_states_come_back_from_the_journal(con
     restarted = await container.start_acd()  # a new instance of the service, same database
     view = restarted.acd.operator(str(alice.id))
     assert (view.state, view.pause_reason) == ("paused", "repas")
+
+
+async def test_given_the_standby_site_of_a_pair_then_operator_routes_answer_site_not_active(container, client):
+    async with container.session_factory() as s:
+        alice = await create_user(s, username="alice", password=PASSWORD, role="operator", sip_endpoint="op01")
+        await s.commit()
+    h = await _login(client, "alice")
+    # What the failover module leaves on the passive site: no ACD, and a lease held elsewhere.
+    container.extras.pop("acd")
+    container.extras["site_is_active"] = lambda: False
+    r = await client.post(f"/api/v1/acd/operators/{alice.id}/state", headers=h, json={"action": "login"})
+    assert (r.status, (await r.json())["error"]) == (409, "site_not_active")
+    r = await client.get("/api/v1/acd/status", headers=h)
+    assert (r.status, (await r.json())["error"]) == (409, "site_not_active")
+    # An active site whose ACD is not running (yet) says so instead.
+    container.extras["site_is_active"] = lambda: True
+    r = await client.get("/api/v1/acd/status", headers=h)
+    assert (r.status, (await r.json())["error"]) == (503, "acd_unavailable")

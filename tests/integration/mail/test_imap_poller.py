@@ -101,3 +101,21 @@ async def test_given_mail_delivered_to_mailbox_on_saturday_then_clock_runs_from_
         assert ticket.taken_in_charge_due_at == datetime(2026, 3, 2, 8, 30, tzinfo=UTC)  # Monday 09:30 Paris
     finally:
         await gateway.stop()
+
+
+async def test_given_the_standby_site_of_a_pair_then_mails_wait_in_the_mailbox_until_it_is_active(
+        container, imap_settings, mailbox, relay):
+    mailbox.append(mail(subject="Pendant la bascule", sender="usager@exemple.fr"))
+    active = {"now": False}
+    container.extras["site_is_active"] = lambda: active["now"]
+    gateway = await MailGateway(container, imap_settings.model_copy(update={"poll_interval": 1.0})).start()
+    try:
+        await asyncio.sleep(3)  # three polling intervals on the standby: nothing taken
+        assert await tickets(container) == [] and await asyncio.to_thread(mailbox.flags) != {}
+        assert not any(FLAG in f for f in (await asyncio.to_thread(mailbox.flags)).values())
+        active["now"] = True  # this site now holds the lease
+        await wait_until(lambda: _flagged(mailbox, 1), what="mail taken after the switchover")
+        assert [t.subject for t in await tickets(container)] == ["Pendant la bascule"]
+        await relay.wait_for(1)  # and its acknowledgement sent by the now active site
+    finally:
+        await gateway.stop()
