@@ -323,24 +323,10 @@ class MailService:
             return "no_address"
         if s.own_address(to) or s.own_address(parsed.from_address):
             return "own_address"
-        now = self.clock()
-        if s.ack_rate_limit == 0:
-            return "rate_limited"
-        recent = await session.scalar(select(func.count(MailMessage.id)).where(
-            MailMessage.direction == "out", MailMessage.kind == KIND_ACK, MailMessage.counterpart == to,
-            MailMessage.created_at >= now - timedelta(seconds=s.ack_rate_window)))
-        if (recent or 0) >= s.ack_rate_limit:
-            log.warning("acknowledgement to %s… suppressed: %d in the last %.0f s", to[:3], recent, s.ack_rate_window)
-            return "rate_limited"
         cs = self.container.settings
-        msg = outbound.acknowledgement(
-            s, ticket=ticket, to=to, subject=parsed.subject, in_reply_to=parsed.message_id,
-            references=parsed.references, now=now, opening=cs.opening_time, closing=cs.closing_time,
-            signature=s.from_name)
-        # RFC 3834: automatic answers go out with a null return path (no bounce loops).
-        session.add(outbound.outbox_row(msg, kind=KIND_ACK, ticket_id=ticket.id, to=to, envelope_from="",
-                                        now=now, body=""))
-        return "queued"
+        return await queue_acknowledgement(
+            session, s, ticket=ticket, to=to, subject=parsed.subject, in_reply_to=parsed.message_id,
+            references=parsed.references, now=self.clock(), opening=cs.opening_time, closing=cs.closing_time)
 
     async def _fallback(self, raw: bytes, sha: str, source: str, envelope_from: str | None,
                         envelope_to: Any, received_at: datetime, imap: ImapRef | None, why: str) -> IngestResult:
@@ -425,6 +411,29 @@ class MailService:
         tickets = await self.container.tickets(session)
         await tickets.add_note(ticket.id, actor, texts.REPLY_NOTE.format(to=target, subject=final_subject, body=body))
         return row
+
+
+async def queue_acknowledgement(session: Any, s: MailSettings, *, ticket: Ticket, to: str, subject: str,
+                                in_reply_to: str | None, references: list[str], now: datetime, opening: str,
+                                closing: str) -> str:
+    """Queue the acknowledgement of a new ticket in the outbox (in the caller's transaction),
+    unless this address got ``ack_rate_limit`` of them within the window (a mail loop or a
+    flood): "queued" or "rate_limited". The mail intake and the portal's form use it."""
+    if s.ack_rate_limit == 0:
+        return "rate_limited"
+    recent = await session.scalar(select(func.count(MailMessage.id)).where(
+        MailMessage.direction == "out", MailMessage.kind == KIND_ACK, MailMessage.counterpart == to,
+        MailMessage.created_at >= now - timedelta(seconds=s.ack_rate_window)))
+    if (recent or 0) >= s.ack_rate_limit:
+        log.warning("acknowledgement to %s… suppressed: %d in the last %.0f s", to[:3], recent, s.ack_rate_window)
+        return "rate_limited"
+    msg = outbound.acknowledgement(
+        s, ticket=ticket, to=to, subject=subject, in_reply_to=in_reply_to, references=references, now=now,
+        opening=opening, closing=closing, signature=s.from_name)
+    # RFC 3834: automatic answers go out with a null return path (no bounce loops).
+    session.add(outbound.outbox_row(msg, kind=KIND_ACK, ticket_id=ticket.id, to=to, envelope_from="",
+                                    now=now, body=""))
+    return "queued"
 
 
 def _strip_prefixes(subject: str, reference: str) -> str:

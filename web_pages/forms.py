@@ -2,8 +2,11 @@
 
 A submission takes the same path as a mail: a ticket of channel ``mail`` (so the
 one-business-hour "taken in charge" clock of T2-IQ05 runs), a ``mail_received`` fact with
-``{"source": "portal"}``, and the submission kept as received (``portal_submissions``) —
-all in one transaction, committed before the reference is shown.
+``{"source": "portal"}``, the submission kept as received (``portal_submissions``) and the
+acknowledgement mail with the reference queued in the mail gateway's outbox (sent by the
+main job's outbox sender, with the gateway's rate limit per address) — all in one
+transaction, committed before the reference is shown. Operators answer the ticket by mail
+like any other.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chatgw.models import PortalSubmission
 from chatgw.schemas import clean_text
 from chatgw.settings import ChatSettings
+from mailgw.services import queue_acknowledgement
+from mailgw.settings import MailSettings
 from ticket_core import journal
 from ticket_core.journal import EventKind, Fact
 from ticket_core.models import Application, Audience, Ticket
@@ -79,8 +84,10 @@ def check(data: dict[str, Any], settings: ChatSettings, audiences: set[str], app
 
 
 async def submit(session: AsyncSession, tickets: TicketService, values: dict[str, str], *, raw: str,
-                 site: str, now: datetime) -> Ticket:
-    """Ticket + ``mail_received`` {source: portal} + the submission, in the caller's
+                 site: str, now: datetime, mail: MailSettings | None = None, opening: str = "08:30",
+                 closing: str = "17:30") -> Ticket:
+    """Ticket + ``mail_received`` {source: portal} + the submission + the acknowledgement
+    (when ``mail`` settings are given and acknowledgements are on), in the caller's
     transaction (the caller commits)."""
     requester = await tickets.find_or_create_requester(email=values["courriel"], audience=values["audience"],
                                                        display_name=values["nom"])
@@ -91,8 +98,15 @@ async def submit(session: AsyncSession, tickets: TicketService, values: dict[str
     session.add(submission)
     await session.flush()
     ticket.source_ref = f"portal:{submission.id}"
+    ack = "disabled"
+    to = normalise_email(values["courriel"])
+    if mail is not None and mail.acknowledge and to:
+        ack = "own_address" if mail.own_address(to) else await queue_acknowledgement(
+            session, mail, ticket=ticket, to=to, subject=values["objet"], in_reply_to=None, references=[],
+            now=now, opening=opening, closing=closing)
     journal.append(session, Fact(kind=EventKind.MAIL_RECEIVED, occurred_at=now, channel="mail", ticket_id=ticket.id,
-                                 queue=ticket.audience_code, data={"source": "portal", "submission": submission.id}),
+                                 queue=ticket.audience_code,
+                                 data={"source": "portal", "submission": submission.id, "acknowledgement": ack}),
                    site=site)
     if values.get("application"):
         # The user's own choice of application, as a first qualification.

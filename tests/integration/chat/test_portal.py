@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from chatgw.models import PortalSubmission, SatisfactionAnswer
+from mailgw.models import MailMessage
 from ticket_core.models import JournalEvent, Ticket
 from tests.integration.chat.conftest import make_operator
 
@@ -51,6 +52,12 @@ async def test_the_mail_form_makes_a_mail_ticket_with_its_fact_and_raw_submissio
     assert len(mail) == 1 and mail[0].data["source"] == "portal" and mail[0].channel == "mail"
     assert "courriel=a.durand%40cabinet.example.fr" in submission.raw
     assert submission.fields["nom"] == "Maître Anne Durand"
+    # the acknowledgement with the reference waits in the outbox, committed with the ticket
+    assert mail[0].data["acknowledgement"] == "queued"
+    async with container.session_factory() as s:
+        acks = list(await s.scalars(select(MailMessage).where(MailMessage.ticket_id == ticket.id)))
+    assert [(m.direction, m.kind, m.counterpart) for m in acks] == [("out", "ack", "a.durand@cabinet.example.fr")]
+    assert reference in acks[0].subject
 
 
 async def test_form_errors_are_clear_and_keep_what_was_typed(chat_client, container):
