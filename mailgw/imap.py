@@ -98,8 +98,8 @@ class ImapPoller:
         while True:
             client = None
             if not self._site_active():
-                # The standby site of a pair does not take mails in: its database is read
-                # only, and the mailbox is the active site's to empty.
+                # The standby site of a pair leaves the mailbox to the active site: one
+                # poller per mailbox (UID bookkeeping makes a second one harmless, not useful).
                 await asyncio.sleep(min(self.settings.poll_interval, 5.0))
                 continue
             try:

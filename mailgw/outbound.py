@@ -179,7 +179,7 @@ class OutboxSender:
         self.relay = relay
         self.site = site
         self.clock = clock
-        #: Only the active site of a pair sends (the standby's database is read-only).
+        #: Only the active site of a pair sends (claims would make a second sender safe, not useful).
         self.site_active = site_active
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

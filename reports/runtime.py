@@ -85,8 +85,9 @@ async def start(container: Any) -> Callable[[], Awaitable[None]]:
     async def loop() -> None:
         while True:
             try:
-                # On a site pair only the active site makes scheduled reports (the standby's
-                # database is read-only); a missed one is made after a switchover.
+                # On a site pair only the active site makes scheduled reports (the standby
+                # may lose its connection to the database first); a missed one is made
+                # after a switchover.
                 made = await tick(svc, rs, container.clock()) if container.site_is_active() else []
                 if made:
                     log.info("schedule: generated %s", ", ".join(made))
