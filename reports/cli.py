@@ -5,6 +5,7 @@ monthly report or the point prod on demand, list what was generated, write a not
     python -m reports daily [--day 2026-11-02] [--out DIR]
     python -m reports list [--kind monthly|daily]
     python -m reports note --month 2026-10 --section actions_correctives --text "…"
+    python -m reports validate --id 12 --by "Comité de pilotage du 14/11" [--out DIR]
 
 Settings and database: the same as the main job (``GUICHET_*``); migrations are applied
 first. Progress: one log line per step on stderr.
@@ -33,6 +34,10 @@ def build_parser(prog: str = "python -m reports") -> argparse.ArgumentParser:
     d.add_argument("--out", type=Path, help="dossier où écrire les fichiers")
     ls = sub.add_parser("list", help="rapports générés")
     ls.add_argument("--kind", choices=["monthly", "daily"])
+    v = sub.add_parser("validate", help="valider un rapport mensuel : édition PDF (LibreOffice)")
+    v.add_argument("--id", type=int, required=True, help="n° du rapport (guichet reports list)")
+    v.add_argument("--by", required=True, help="qui valide (nom affiché sur la couverture)")
+    v.add_argument("--out", type=Path, help="dossier où écrire les PDF")
     n = sub.add_parser("note", help="texte d'une section du rapport mensuel")
     n.add_argument("--month", required=True)
     n.add_argument("--section", required=True,
@@ -71,6 +76,18 @@ async def run(args: argparse.Namespace) -> int:
                 files = await svc.files_of(r.id)
                 print(f"{r.id:>5}  {r.kind:<8} {r.period:<10} {r.status:<8} {r.trigger:<9} "
                       f"{r.started_at:%Y-%m-%d %H:%M}  {len(files)} fichier(s)  {r.requested_by}")
+        elif args.command == "validate":
+            row = await svc.validate(args.id, by=args.by, echo=lambda line: print(line, file=sys.stderr))
+            for _id, name, _media, size, _sha in await svc.files_of(row.id):
+                if name.endswith(".pdf"):
+                    where = ""
+                    if args.out:
+                        args.out.mkdir(parents=True, exist_ok=True)
+                        data = await svc.file_content(row.id, name)
+                        (args.out / name).write_bytes(data)
+                        where = f" → {args.out / name}"
+                    print(f"{name}: {size:,} octets{where}")
+            print(f"rapport n° {row.id} validé par {row.validated_by}")
         elif args.command == "note":
             await svc.set_note(args.month, args.section, args.text, args.author)
             print("note enregistrée")
@@ -87,3 +104,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m reports") -> int:
     except ValueError as exc:
         print(f"reports: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 - the product's errors carry a message for people
+        if getattr(exc, "error_id", None) is None:
+            raise
+        print(f"reports: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 1

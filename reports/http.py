@@ -64,7 +64,7 @@ async def _out(svc: ReportService, r: GeneratedReport) -> dict[str, Any]:
     files = await svc.files_of(r.id)
     return {"id": r.id, "kind": r.kind, "period": r.period, "trigger": r.trigger, "requested_by": r.requested_by,
             "status": r.status, "started_at": r.started_at, "finished_at": r.finished_at, "steps": r.steps,
-            "summary": r.summary, "error": r.error,
+            "summary": r.summary, "error": r.error, "validated_at": r.validated_at, "validated_by": r.validated_by,
             "files": [{"name": name, "media_type": media, "size": size, "sha256": sha,
                        "url": f"/api/v1/reports/{r.id}/files/{name}"} for _id, name, media, size, sha in files]}
 
@@ -123,6 +123,17 @@ async def download(ctx: RequestContext) -> web.Response:
                         charset="utf-8" if "charset" in row.media_type else None,
                         headers={"Content-Disposition": f'{disposition}; filename="{row.name}"',
                                  "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+
+
+@routes.post("/api/v1/reports/{report_id:\\d+}/validate", roles=WRITERS)
+async def validate(ctx: RequestContext) -> dict[str, Any]:
+    """The steering committee validated this monthly report: its PDF edition (report and
+    slides, "version validée … par …" on the cover) is made with LibreOffice and stored with
+    it; answered once the PDFs are stored (a few seconds). One validated report per month."""
+    svc = service(ctx.container)
+    row = await svc.validate(_report_id(ctx.match("report_id")), by=ctx.user.display_name or ctx.user.username)
+    ctx.audit("validate", "report", str(row.id))
+    return await _out(svc, row)
 
 
 @routes.post("/api/v1/reports/monthly", roles=WRITERS, body=MonthlyRequest, status=202)
@@ -193,7 +204,9 @@ automatiquement ({{ schedule }}) ou à la demande.</p>
 <p><a href="/rapports/point-prod">Point prod du jour (calculé maintenant)</a></p>
 <table><thead><tr><th>N°</th><th>Type</th><th>Période</th><th>Demandé par</th><th>Début</th><th>État</th><th>Fichiers</th></tr></thead>
 <tbody>{% for r in reports %}<tr><td>{{ r.id }}</td><td>{{ r.kind }}</td><td>{{ r.period }}</td><td>{{ r.by }}</td>
-<td>{{ r.started }}</td><td>{{ r.status }}{% if r.step %}<br><span class="note">{{ r.step }}</span>{% endif %}</td>
+<td>{{ r.started }}</td><td>{{ r.status }}{% if r.step %}<br><span class="note">{{ r.step }}</span>{% endif %}
+{% if r.validated %}<br><strong>{{ r.validated }}</strong>{% elif r.can_validate %}
+<form method="post" action="/rapports/{{ r.id }}/valider"><button type="submit">Valider (édition PDF)</button></form>{% endif %}</td>
 <td>{% for f in r.files %}<a href="{{ f.url }}">{{ f.name }}</a> <span class="note">({{ f.size }})</span><br>{% endfor %}</td></tr>{% endfor %}
 </tbody></table>
 {% endblock %}
@@ -208,7 +221,9 @@ async def reports_page(request: web.Request, user: Any) -> web.Response:
     container = request.app[CONTAINER]
     svc = service(container)
     items = []
-    for r in await svc.list(limit=60):
+    listed = await svc.list(limit=60)
+    validated_periods = {r.period for r in listed if r.kind == "monthly" and r.validated_at is not None}
+    for r in listed:
         files = await svc.files_of(r.id)
         local = r.started_at.astimezone(svc.zone)
         step = ""
@@ -217,7 +232,12 @@ async def reports_page(request: web.Request, user: Any) -> web.Response:
             step = f"étape {last['step']}/{last['total']} terminée : {last['label']}"
         elif r.status == "failed":
             step = r.error or ""
-        items.append({"id": r.id, "kind": KIND_FR.get(r.kind, r.kind),
+        validated = ""
+        if r.validated_at is not None:
+            validated = f"validé le {r.validated_at.astimezone(svc.zone):%d/%m/%Y} par {r.validated_by}"
+        items.append({"id": r.id, "kind": KIND_FR.get(r.kind, r.kind), "validated": validated,
+                      "can_validate": user.role in WRITERS and r.kind == "monthly" and r.status == "done"
+                      and r.period not in validated_periods,
                       "period": month_label(r.period) if r.kind == "monthly" else day_label(date.fromisoformat(r.period)),
                       "by": r.requested_by, "started": f"{local:%d/%m/%Y %H:%M}", "status": STATUS_FR.get(r.status, r.status),
                       "step": step, "files": [{"name": name, "size": f"{size // 1024} Kio" if size >= 1024 else f"{size} o",
@@ -291,6 +311,25 @@ async def generate_page(request: web.Request, user: Any) -> web.StreamResponse:
     raise web.HTTPSeeOther("/rapports")
 
 
+async def validate_page(request: web.Request, user: Any) -> web.StreamResponse:
+    from reports.pdf import PdfConversionFailed, PdfUnavailable
+    from ticket_core.exceptions import NotFound
+
+    container = request.app[CONTAINER]
+    svc = service(container)
+    rid = _report_id(request.match_info["rid"])
+    try:
+        await svc.validate(rid, by=user.display_name or user.username)
+    except (ReportError, PdfUnavailable, PdfConversionFailed, NotFound) as exc:
+        return html("error.html", getattr(exc, "http_status", 400), title="Validation impossible", user=user,
+                    role_fr=ROLE_FR.get(user.role), message=exc.message)
+    async with container.session_factory() as session:
+        audit.record(session, user_id=user.id, username=user.username, action="validate", subject_type="report",
+                     subject_id=str(rid), detail={}, remote_addr=request.remote)
+        await session.commit()
+    raise web.HTTPSeeOther("/rapports")
+
+
 async def _stop_generations(app: web.Application) -> None:
     """Generations started by the API end with the application (their records say so)."""
     tasks = list(app[CONTAINER].extras.get("report_tasks", ()))
@@ -305,3 +344,4 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/rapports/point-prod", guarded(point_prod_page))
     app.router.add_post("/rapports/generer", guarded(generate_page, WRITERS))
     app.router.add_get("/rapports/{rid:\\d+}/{name}", guarded(file_page))
+    app.router.add_post("/rapports/{rid:\\d+}/valider", guarded(validate_page, WRITERS))

@@ -34,6 +34,9 @@ class GeneratedReport(Base):
     # "monthly:2026-10" for scheduled runs only: the unique claim that makes one instance
     # (of several) generate a scheduled report once.
     schedule_key: Mapped[str | None] = mapped_column(String(60), unique=True)
+    # A monthly report validated by the steering committee: its PDF edition exists from then.
+    validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    validated_by: Mapped[str | None] = mapped_column(String(120))
     __table_args__ = (Index("ix_generated_reports_kind_period", "kind", "period"),)
 
 

@@ -44,6 +44,7 @@ MEDIA = {
     ".html": "text/html; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
     ".csv": "text/csv; charset=utf-8",
+    ".pdf": "application/pdf",
 }
 
 
@@ -57,6 +58,11 @@ class ReportError(Exception):
         self.field = field
 
 
+class ReportNotValidatable(ReportError):
+    http_status = 409
+    error_id = "report_not_validatable"
+
+
 @dataclass
 class Generated:
     report_id: int
@@ -68,8 +74,9 @@ class Progress:
     """Logs each step and records it on the report's row (its own short transaction)."""
 
     def __init__(self, svc: ReportService, report_id: int, label: str, total: int,
-                 echo: Callable[[str], None] | None = None) -> None:
+                 echo: Callable[[str], None] | None = None, record: bool = True) -> None:
         self.svc, self.report_id, self.label, self.total = svc, report_id, label, total
+        self.record = record  # False: log only (the row's steps are its generation's)
         self.n = 0
         self.t0 = _time.perf_counter()
         self.echo = echo
@@ -89,6 +96,8 @@ class Progress:
         log.info("%s : étape %d/%d — %s terminée en %.1f s", self.label, self.n, self.total, what, seconds)
         if self.echo:
             self.echo(f"{self.label} : étape {self.n}/{self.total} — {what} terminée en {seconds:.1f} s")
+        if not self.record:
+            return result
         async with self.svc.container.session_factory() as session:
             row = await session.get(GeneratedReport, self.report_id)
             row.steps = list(self.steps)
@@ -156,6 +165,11 @@ class ReportService:
             if kind:
                 stmt = stmt.where(GeneratedReport.kind == kind)
             return list(await session.scalars(stmt))
+
+    async def file_content(self, report_id: int, name: str) -> bytes:
+        async with self.container.session_factory() as session:
+            return await session.scalar(select(ReportFile.content).where(ReportFile.report_id == report_id,
+                                                                         ReportFile.name == name))
 
     async def files_of(self, report_id: int) -> list[tuple[int, str, str, int, str]]:
         async with self.container.session_factory() as session:
@@ -312,6 +326,58 @@ class ReportService:
             for name, data in files.items():
                 (out_dir / name).write_bytes(data)
         await self._close(report_id, files=files, summary=summary)
+
+    # --- validation -------------------------------------------------------------------------
+
+    async def validate(self, report_id: int, *, by: str, echo: Callable[[str], None] | None = None) -> GeneratedReport:
+        """The steering committee validated this monthly report: the cover of its DOCX and
+        PPTX (as generated) says so, both are converted to PDF and stored beside them, and
+        the report records who validated it and when. One validated edition per month."""
+        from reports import pdf
+
+        async with self.container.session_factory() as session:
+            row = await session.get(GeneratedReport, report_id)
+            if row is None:
+                from ticket_core.exceptions import NotFound
+
+                raise NotFound("no such report", field="report_id")
+            if row.kind != "monthly" or row.status != DONE:
+                raise ReportNotValidatable("only a monthly report generated without error can be validated")
+            if row.validated_at is not None:
+                raise ReportNotValidatable(f"report {row.id} was validated on {row.validated_at:%Y-%m-%d} "
+                                           f"by {row.validated_by}")
+            other = await session.scalar(select(GeneratedReport.id).where(
+                GeneratedReport.kind == "monthly", GeneratedReport.period == row.period,
+                GeneratedReport.validated_at.is_not(None)))
+            if other is not None:
+                raise ReportNotValidatable(f"the report of {row.period} is already validated (report {other})")
+            files = {f.name: f.content for f in await session.scalars(select(ReportFile).where(
+                ReportFile.report_id == report_id, ReportFile.name.in_(
+                    [f"rapport-mensuel-{row.period}.docx", f"rapport-mensuel-{row.period}.pptx"])))}
+            period = row.period
+        if len(files) != 2:
+            raise ReportNotValidatable("the report's DOCX or PPTX is missing")
+        soffice = pdf.find_soffice(self.settings.soffice)
+        now = self.container.clock()
+        stamp = f"version validée en comité de pilotage le {P.day_label(now.astimezone(self.zone).date())} par {by}"
+        progress = Progress(self, report_id, f"validation du rapport {period}", 2, echo, record=False)
+        docx = files[f"rapport-mensuel-{period}.docx"]
+        pptx = files[f"rapport-mensuel-{period}.pptx"]
+        stamped = await progress.step("mention de validation", asyncio.to_thread(lambda: {
+            f"rapport-mensuel-{period}-valide.docx": pdf.stamp_docx(docx, stamp),
+            f"presentation-{period}-valide.pptx": pdf.stamp_pptx(pptx, stamp)}))
+        pdfs = await progress.step("édition PDF (LibreOffice)", asyncio.to_thread(pdf.to_pdf, stamped, soffice))
+        async with self.container.session_factory() as session:
+            row = await session.get(GeneratedReport, report_id)
+            if row.validated_at is not None:
+                raise ReportNotValidatable(f"report {row.id} was validated meanwhile by {row.validated_by}")
+            row.validated_at, row.validated_by = now, by[:120]
+            for name, data in pdfs.items():
+                session.add(ReportFile(report_id=report_id, name=name, media_type=MEDIA[".pdf"], size=len(data),
+                                       sha256=hashlib.sha256(data).hexdigest(), content=data))
+            await session.commit()
+            log.info("rapport %s validé par %s : %s", period, by, ", ".join(pdfs))
+            return row
 
     # --- daily ------------------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ class ReportSettings(BaseModel):
     tick_seconds: float = Field(30.0, gt=0, le=3600)
     #: Rows of the escalations-in-progress table of the report (all are in the XLSX).
     escalations_listed: int = Field(25, ge=1, le=500)
+    #: LibreOffice's ``soffice`` for the validated PDF edition (empty: found on the PATH).
+    soffice: str = ""
     #: Words on the cover page.
     service_name: str = "Assistance aux utilisateurs de Télérecours — support de niveau 1"
     recipient: str = "Conseil d'État — Direction des systèmes d'information"

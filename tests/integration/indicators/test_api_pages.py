@@ -189,3 +189,41 @@ async def test_given_the_standby_site_of_a_pair_then_the_schedule_waits_until_it
         assert keys == {"daily:2026-04-07", "monthly:2026-03"}
     finally:
         await stop()
+
+
+async def test_given_a_validated_monthly_report_then_its_pdf_edition_says_so_and_only_once(app, tmp_path):
+    """SPEC §7: PDF only for final, validated documents."""
+    import shutil
+    import subprocess
+
+    client, container, clock = app
+    svc = ReportService(container, ReportSettings(schedule=False), container.extras["indicators"])
+    container.extras["reports"] = svc
+    done = await svc.generate_monthly((2026, 4), trigger="test")
+    daily = await svc.generate_daily(tl.at("2026-04-07", "08:00").date(), trigger="test")
+    sup, aud = await _token(client, "sup"), await _token(client, "aud")
+    assert (await client.post(f"/api/v1/reports/{done.report_id}/validate", headers=aud)).status == 403
+    r = await client.post(f"/api/v1/reports/{daily.report_id}/validate", headers=sup)
+    assert (r.status, (await r.json())["error"]) == (409, "report_not_validatable")
+    r = await client.post(f"/api/v1/reports/{done.report_id}/validate", headers=sup)
+    body = await r.json()
+    assert r.status == 200, body
+    assert body["validated_by"] == "sup" and body["validated_at"]
+    pdfs = sorted(f["name"] for f in body["files"] if f["name"].endswith(".pdf"))
+    assert pdfs == ["presentation-2026-04-valide.pdf", "rapport-mensuel-2026-04-valide.pdf"]
+    r = await client.get(f"/api/v1/reports/{done.report_id}/files/rapport-mensuel-2026-04-valide.pdf", headers=aud)
+    assert r.status == 200 and r.headers["Content-Type"] == "application/pdf"
+    path = tmp_path / "valide.pdf"
+    path.write_bytes(await r.read())
+    text = subprocess.run([shutil.which("pdftotext"), "-l", "1", str(path), "-"], capture_output=True,
+                          check=True).stdout.decode()
+    assert "version validée en comité de pilotage le" in " ".join(text.split()) and "version projet" not in text
+    # the generated DOCX stays as it was reviewed; a second validation of the month is refused
+    r = await client.post(f"/api/v1/reports/{done.report_id}/validate", headers=sup)
+    assert (r.status, (await r.json())["error"]) == (409, "report_not_validatable")
+    again = await svc.generate_monthly((2026, 4), trigger="test")
+    r = await client.post(f"/api/v1/reports/{again.report_id}/validate", headers=sup)
+    assert r.status == 409 and "already validated" in (await r.json())["message"]
+    async with container.session_factory() as session:
+        audited = list(await session.scalars(select(AuditEntry).where(AuditEntry.action == "validate")))
+    assert [a.subject_id for a in audited] == [str(done.report_id)]
