@@ -76,7 +76,7 @@ async def list_users(ctx: RequestContext) -> dict[str, Any]:
 @routes.post("/api/v1/users", roles=("admin",), body=UserCreate, status=201)
 async def create_user(ctx: RequestContext) -> dict[str, Any]:
     """Create an individual account."""
-    user = await services.create_user(ctx.session, **ctx.body.model_dump())
+    user = await services.create_user(ctx.session, **ctx.body.model_dump(), sip_realm=ctx.container.settings.sip_realm)
     ctx.audit("create", "user", user.id)
     await ctx.session.commit()
     hook = ctx.container.extras.get("operators_changed")
@@ -84,5 +84,5 @@ async def create_user(ctx: RequestContext) -> dict[str, Any]:
         await hook()  # Asterisk learns the new softphone account
     out = user_out(user)
     if user.sip_endpoint:
-        out["sip_secret"] = user.sip_secret  # shown once, to configure the softphone
+        out["sip_secret"] = user.new_sip_secret  # shown once, to configure the softphone (only its hash is kept)
     return out

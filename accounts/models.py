@@ -23,9 +23,11 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Operators: the PJSIP endpoint of their softphone (acd/ routes calls to it).
     sip_endpoint: Mapped[str | None] = mapped_column(String(80), unique=True)
-    # The softphone's digest secret: Asterisk needs it to check the registration, so it is
-    # rendered into pjsip.conf (mode 0600 in the run directory) — never shown by the API.
-    sip_secret: Mapped[str | None] = mapped_column(String(120))
+    # The softphone's digest credential, never the secret itself: HA1 = MD5(endpoint:realm:
+    # secret) (RFC 2617), which is all Asterisk needs to check a registration
+    # (``password_digest`` in pjsip.conf). The secret is shown once, when it is set.
+    sip_realm: Mapped[str | None] = mapped_column(String(60))
+    sip_ha1: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     __table_args__ = (
         CheckConstraint("role IN ('operator', 'supervisor', 'auditor', 'admin')", name="role"),

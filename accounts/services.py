@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 
@@ -22,6 +23,9 @@ _hasher = PasswordHasher()
 # username the same as a wrong password.
 _DUMMY_HASH = _hasher.hash("not a password")
 MIN_PASSWORD_LENGTH = 10
+#: The digest realm of softphone accounts (``GUICHET_SIP_REALM``); stored with each account.
+DEFAULT_SIP_REALM = "guichet"
+SIP_REALM = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
 
 
 def hash_password(password: str) -> str:
@@ -48,7 +52,10 @@ async def create_user(
     email: str | None = None,
     sip_endpoint: str | None = None,
     sip_secret: str | None = None,
+    sip_realm: str = DEFAULT_SIP_REALM,
 ) -> User:
+    """A new account. Operators with a softphone get its digest credential; the secret
+    (given, or generated) is on the returned object as ``new_sip_secret``, to be shown once."""
     username = username.strip()
     if not username or len(username) > 120:
         raise InvalidValue("username must be 1 to 120 characters", field="username")
@@ -63,11 +70,29 @@ async def create_user(
     user = User(
         username=username, display_name=display_name or username, email=email,
         password_hash=hash_password(password), role=role, active=True,
-        sip_endpoint=sip_endpoint, sip_secret=sip_secret, created_at=utcnow(),
+        sip_endpoint=sip_endpoint, created_at=utcnow(),
     )
+    if sip_endpoint and sip_secret:
+        set_softphone_secret(user, sip_secret, sip_realm)
     session.add(user)
     await session.flush()
     return user
+
+
+def softphone_ha1(endpoint: str, realm: str, secret: str) -> str:
+    """RFC 2617 HA1 of a softphone account (what a digest registration is checked against)."""
+    return hashlib.md5(f"{endpoint}:{realm}:{secret}".encode(), usedforsecurity=False).hexdigest()
+
+
+def set_softphone_secret(user: User, secret: str, realm: str = DEFAULT_SIP_REALM) -> None:
+    if not user.sip_endpoint:
+        raise InvalidValue("this account has no softphone endpoint", field="sip_endpoint")
+    if len(secret) < 8:
+        raise InvalidValue("a softphone secret needs at least 8 characters", field="sip_secret")
+    if not SIP_REALM.match(realm):
+        raise InvalidValue(f"invalid SIP realm {realm!r}", field="sip_realm")
+    user.sip_realm, user.sip_ha1 = realm, softphone_ha1(user.sip_endpoint, realm, secret)
+    user.new_sip_secret = secret  # type: ignore[attr-defined] - not stored: shown once
 
 
 async def authenticate(session: AsyncSession, username: str, password: str) -> User:

@@ -253,3 +253,106 @@ def expected_escalation_propensity() -> float:
         s = sum(mix.values())
         total += aw * sum(w / s * ESCALATION_PROPENSITY.get(code, 0.0) for code, w in mix.items())
     return total
+
+
+# --- the service's own records: probes, openings, drills (SPEC §6, T1-IQ01/02, T3-IQ03) -----
+# Not scaled: they depend on time (opening hours, semesters), not on the volume of requests.
+
+#: The active site journals each check every ``record_every`` seconds (60) and at once when
+#: its result changes; the demo journals a round every five minutes (and at once on a
+#: change), well under the indicators' 900-second gap, so a year stays a few 100,000 facts.
+PROBE_EVERY_SECONDS = 300.0
+#: What a healthy check takes, in milliseconds (the site's own application: 0, by definition).
+PROBE_MS = {"app": (0.0, 0.0), "ari": (1.5, 6.0), "sip": (0.8, 4.0), "database": (1.5, 12.0),
+            "smtp": (3.0, 25.0), "chat": (4.0, 30.0)}
+#: Short incidents in an ordinary month: how many (weights).
+INCIDENTS_PER_MONTH = {0: 0.20, 1: 0.35, 2: 0.30, 3: 0.15}
+#: Among them, glitches of a critical check (ARI, SIP, database) lasting a few seconds: under
+#: the three failed rounds in a row (5 s apart) that would switch sites. The others: the mail
+#: intake or the chat down for minutes (not critical: no switchover, but unavailable).
+GLITCH_SHARE = 0.55
+GLITCH_SECONDS = (4.0, 14.0)
+SHORT_OUTAGE_MINUTES = (4.0, 20.0)
+#: One month in every 13 consecutive ones has a long outage of the mail intake (or the chat):
+#: availability under 99 %, so the quality incentive shows. Which month: ``major_outage``.
+MAJOR_OUTAGE_MINUTES = (150.0, 200.0)
+#: Failure details, as ``failover.health`` words them (probe timeout 2 s).
+PROBE_FAILURES = {
+    "ari": ("no answer within 2s", "RuntimeError: HTTP 503"),
+    "sip": ("no answer within 2s", "RuntimeError: OPTIONS answered 503"),
+    "database": ("no answer within 2s",),
+    "smtp": ("ConnectionRefusedError: [Errno 111] Connect call failed", "no answer within 2s"),
+    "chat": ("WSServerHandshakeError: 502, message='Invalid response status'", "no answer within 2s"),
+    "app": ("no answer within 2s",),
+}
+
+#: Openings and closings are journaled at the failover module's first round (every 5 s)
+#: after the calendar's instant: a few seconds late; now and then a slow round.
+BOUNDARY_LATE_SECONDS = (0.2, 5.2)
+BOUNDARY_SLOW_SHARE = 0.06
+BOUNDARY_SLOW_SECONDS = (5.0, 45.0)
+#: Business days whose opening waits for the database (the site is not fit to serve: the
+#: opening is journaled once it is), minutes after the hour: beyond the 60 s tolerance.
+LATE_OPENING_DAY_SHARE = 0.004
+LATE_OPENING_MINUTES = (3.0, 12.0)
+
+
+def major_outage(seed: int, year: int, month: int) -> bool:
+    """The month of the long outage: one in every 13 consecutive months, chosen by the seed
+    alone (a month's data never depends on which other months are generated). Seed 2026:
+    March 2026, inside the default 13 months ending October 2026, not their last."""
+    return (year * 12 + month + seed) % 13 == 3
+
+
+#: Switchover drills: the months each semester's drills go to, quietest first (the number of
+#: drills is the failover module's ``drills_per_semester``); a Tuesday to Thursday of the
+#: month's 2nd or 3rd week, soon after opening, started by a supervisor.
+DRILL_MONTHS = {1: (2, 5, 3, 6, 4, 1), 2: (10, 12, 11, 7, 9, 8)}
+DRILL_LOCAL_TIME = (8, 45)
+DRILL_START_DELAY_SECONDS = (0.0, 420.0)
+#: A drill fails (one of its test contacts); the supervisor runs it again a few business days
+#: later in most cases, else the semester misses its target.
+DRILL_FAILURE_SHARE = 0.12
+DRILL_RERUN_SHARE = 0.7
+#: Seconds: from the lease request to the other site active (each way), the other site's
+#: activation inside it, and the test contacts (call through the IVR and the queue, mail
+#: into a ticket, chat opened).
+DRILL_SWITCH_SECONDS = (6.0, 18.0)
+DRILL_ACTIVATION_SECONDS = (1.5, 5.0)
+DRILL_STEP_SECONDS = {"call": (14.0, 45.0), "mail": (2.0, 9.0), "chat": (0.8, 3.0)}
+#: When a test contact fails: after its deadline, with the drill runner's words.
+DRILL_STEP_FAILURES = {
+    "call": (120.0, "appel de test non reçu"),
+    "mail": (30.0, "courriel accepté mais aucun ticket à temps"),
+    "chat": (20.0, "pas de réponse au démarrage du chat"),
+}
+
+
+# --- satisfaction survey (SPEC §6, T8-IQ01) ----------------------------------------------
+
+#: Resolved tickets whose requester answers the survey (mean, deviation month to month,
+#: bounds); chat users answer at the end of the chat, more often.
+SURVEY_SHARE = (0.20, 0.02, 0.15, 0.25)
+SURVEY_CHAT_FACTOR = 1.6
+#: Ratings (``chatgw.models.RATINGS``): "très satisfait" share (mean, deviation, bounds) and
+#: "pas satisfait" share, drawn each month; "satisfait" is the rest (about 10–15 %).
+VERY_SATISFIED = (0.855, 0.012, 0.82, 0.89)
+UNSATISFIED = (0.03, 0.006, 0.015, 0.045)
+#: Escalated or reopened tickets, or handled late, are rated less well.
+HARD_CASE_VERY_DROP = 0.15
+HARD_CASE_UNSATISFIED_FACTOR = 2.5
+#: Mail-linked answers come hours after the resolution (log-normal median hours, sigma; at
+#: most this many days); chat answers a minute after the chat.
+SURVEY_DELAY = (3.0, 1.2)
+SURVEY_MAX_DAYS = 10.0
+SURVEY_CHAT_SECONDS = (15.0, 120.0)
+#: Share of answers with a comment, per rating, and the comments.
+COMMENT_SHARE = {"tres_satisfait": 0.12, "satisfait": 0.25, "insatisfait": 0.6}
+COMMENTS = {
+    "tres_satisfait": ["Merci pour votre aide rapide.", "Interlocuteur très aimable et efficace.",
+                       "Problème résolu en quelques minutes, merci !", "Très bonnes explications."],
+    "satisfait": ["Réponse correcte mais un peu d'attente.", "Résolu, même s'il a fallu rappeler.",
+                  "Bien, mais la procédure reste compliquée."],
+    "insatisfait": ["Attente trop longue avant d'avoir quelqu'un.", "Mon problème n'est toujours pas réglé.",
+                    "Réponse trop tardive pour mon dépôt.", "On m'a renvoyé vers le greffe sans solution."],
+}

@@ -138,11 +138,12 @@ async def _create_user(settings: Settings, args: argparse.Namespace) -> None:
         await prepare_database(container)
         async with container.session_factory() as session:
             user = await create_user(session, username=args.username, password=args.password, role=args.role,
-                                     sip_endpoint=args.sip_endpoint, sip_secret=args.sip_secret)
+                                     sip_endpoint=args.sip_endpoint, sip_secret=args.sip_secret,
+                                     sip_realm=settings.sip_realm)
             await session.commit()
         print(f"user {user.username} ({user.role}) created with id {user.id}")
         if user.sip_endpoint:
-            print(f"softphone: user {user.sip_endpoint}, password {user.sip_secret!r}, "
+            print(f"softphone: user {user.sip_endpoint}, password {user.new_sip_secret!r}, "
                   f"server {settings.sip_host}:{settings.sip_port} (restart the main job to apply)")
     finally:
         await container.close()

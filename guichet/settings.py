@@ -66,6 +66,9 @@ class Settings(BaseModel):
     stasis_app: str = Field("guichet", pattern=r"^[A-Za-z0-9_-]{1,40}$")
     sip_host: str = "127.0.0.1"
     sip_port: int = Field(5060, ge=1, le=65535)
+    # The digest realm of softphone accounts: each account's HA1 is computed with it (and
+    # stored with it), so changing it applies to accounts created or reset afterwards.
+    sip_realm: str = Field("guichet", pattern=r"^[A-Za-z0-9_.-]{1,60}$")
     rtp_start: int = Field(10000, ge=1024, le=65000)
     rtp_end: int = Field(10200, ge=1024, le=65535)
     support_number: str = Field("3900", pattern=r"^[0-9]{2,15}$")

@@ -19,7 +19,7 @@ from guichet.bootstrap import Container
 from guichet.settings import load_section
 from telephony import prompts
 from telephony.ari import AriClient, AriEventStream
-from telephony.asterisk_config import AsteriskSettings, render_config
+from telephony.asterisk_config import AsteriskSettings, DigestHash, render_config
 from telephony.asterisk_process import AsteriskProcess
 from telephony.stasis import StasisApp, StasisSettings
 from ticket_core.models import Audience
@@ -39,11 +39,11 @@ def ari_password(container: Container) -> str:
     return path.read_text().strip()
 
 
-async def operator_accounts(container: Container) -> list[tuple[str, str]]:
+async def operator_accounts(container: Container) -> list[tuple[str, DigestHash]]:
     async with container.session_factory() as session:
         users = await session.scalars(select(User).where(
-            User.active.is_(True), User.sip_endpoint.is_not(None), User.sip_secret.is_not(None)))
-        return [(u.sip_endpoint, u.sip_secret) for u in users]
+            User.active.is_(True), User.sip_endpoint.is_not(None), User.sip_ha1.is_not(None)))
+        return [(u.sip_endpoint, DigestHash(u.sip_realm or "guichet", u.sip_ha1)) for u in users]
 
 
 class AsteriskProduction(BaseModel):

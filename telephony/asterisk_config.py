@@ -37,6 +37,15 @@ _NUMBER = re.compile(r"^[0-9*#]{1,20}$")
 _FORBIDDEN_IN_VALUE = re.compile(r"[;\r\n\[\]]")
 
 
+@dataclass(frozen=True)
+class DigestHash:
+    """A softphone credential as RFC 2617 HA1 = MD5(endpoint:realm:secret): Asterisk checks
+    registrations against it (``password_digest``), so the secret itself is nowhere."""
+
+    realm: str
+    ha1: str
+
+
 class AsteriskConfigError(ValueError):
     """The settings cannot be rendered into a valid Asterisk configuration."""
 
@@ -45,7 +54,7 @@ class AsteriskConfigError(ValueError):
 class AsteriskSettings:
     """What the rendered configuration depends on. Defaults suit a single loopback node.
 
-    ``operators`` is a list of ``(endpoint name, SIP password)``: each becomes a PJSIP
+    ``operators`` is a list of ``(endpoint name, SIP password or its DigestHash)``: each becomes a PJSIP
     endpoint with digest auth and a one-contact AOR, and an app_queue member of the
     baseline queue.
     """
@@ -62,7 +71,7 @@ class AsteriskSettings:
     baseline_number: str = "3999"
     queue_name: str = "support-baseline"
     queue_ring_timeout: int = 15
-    operators: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    operators: Sequence[tuple[str, str | DigestHash]] = field(default_factory=tuple)
     # A fixed entity id (Asterisk derives one from a MAC address, which a loopback-only
     # network namespace does not have). Give each node of a cluster its own.
     entity_id: str = "02:00:00:00:00:01"
@@ -142,7 +151,11 @@ def _check(settings: AsteriskSettings) -> None:
         if name in seen:
             errors.append(f"operator {name!r} is listed twice")
         seen.add(name)
-        if not password or _FORBIDDEN_IN_VALUE.search(password) or password != password.strip():
+        if isinstance(password, DigestHash):
+            if not re.match(r"^[A-Za-z0-9_.-]{1,60}$", password.realm) or not re.match(r"^[0-9a-f]{32}$",
+                                                                                    password.ha1):
+                errors.append(f"operator {name!r}: invalid realm or HA1")
+        elif not password or _FORBIDDEN_IN_VALUE.search(password) or password != password.strip():
             errors.append(f"operator {name!r}: password must be non-empty, without ; [ ] "
                           "newlines or edge spaces")
     for value in (settings.trunk_match, settings.external_address or "", *settings.local_net):
@@ -169,9 +182,13 @@ def _values(settings: AsteriskSettings) -> dict[str, str]:
     operators = []
     members = []
     for name, password in settings.operators:
+        if isinstance(password, DigestHash):
+            credential = f"realm = {password.realm}\npassword_digest = MD5:{password.ha1}\n"
+        else:
+            credential = f"password = {password}\n"
         operators.append(
             f"[{name}](operator-endpoint)\nauth = {name}\naors = {name}\n"
-            f"[{name}](operator-auth)\nusername = {name}\npassword = {password}\n"
+            f"[{name}](operator-auth)\nusername = {name}\n{credential}"
             f"[{name}](operator-aor)\n"
         )
         members.append(f"member => PJSIP/{name},0,{name}")

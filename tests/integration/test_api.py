@@ -147,3 +147,25 @@ async def test_openapi_document_lists_every_route_with_roles(client):
     assert len(ops) == len(client.server.app[ROUTES])
     assert doc["paths"]["/api/v1/tickets"]["post"]["x-roles"] == ["admin", "operator", "supervisor"]
     assert "TicketCreate" in doc["components"]["schemas"]
+
+
+async def test_given_an_operator_with_a_softphone_then_its_secret_is_shown_once_and_kept_only_as_a_digest(
+        container, client, tokens):
+    from sqlalchemy import text
+
+    from accounts.services import softphone_ha1
+    from guichet.telephony_runtime import operator_accounts
+    from telephony.asterisk_config import DigestHash
+
+    r = await client.post("/api/v1/users", headers=_auth(tokens["admin"]), json={
+        "username": "op42", "password": PASSWORD, "role": "operator", "sip_endpoint": "op42"})
+    body = await r.json()
+    assert r.status == 201 and len(body["sip_secret"]) >= 12
+    secret = body["sip_secret"]
+    r = await client.get("/api/v1/users", headers=_auth(tokens["admin"]))
+    assert all("sip_secret" not in u for u in (await r.json())["items"])  # never shown again
+    async with container.session_factory() as s:
+        row = (await s.execute(text("SELECT * FROM users WHERE username = 'op42'"))).mappings().one()
+    assert secret not in " ".join(str(v) for v in row.values())
+    assert (row["sip_realm"], row["sip_ha1"]) == ("guichet", softphone_ha1("op42", "guichet", secret))
+    assert ("op42", DigestHash("guichet", row["sip_ha1"])) in await operator_accounts(container)

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from telephony.asterisk_config import AsteriskConfigError, AsteriskSettings, render_config
+from accounts.services import softphone_ha1
+from telephony.asterisk_config import AsteriskConfigError, AsteriskSettings, DigestHash, render_config
 from telephony.ari import AriClient
 from telephony.asterisk_process import AsteriskProcess
 from tests.support.net import free_port
-from tests.support.sip_peers import SipPeers
+from tests.support.sip_peers import SipPeerError, SipPeers
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
@@ -113,6 +114,40 @@ async def test_given_new_operator_when_reloading_then_its_softphone_can_register
         assert endpoint["state"] == "offline"
         await sip_peers.operator("op9", "pw-op9")
         assert (await ari.get_endpoint("PJSIP", "op9"))["state"] == "online"
+    finally:
+        asterisk.settings = before
+        await asterisk.areload()
+
+
+def test_given_a_digest_hash_then_the_secret_is_nowhere_in_the_configuration(tmp_path: Path) -> None:
+    ha1 = softphone_ha1("op7", "guichet", "le secret du poste")
+    render_config(AsteriskSettings(run_dir=tmp_path, ari_password="ok",
+                                   operators=[("op7", DigestHash("guichet", ha1))]))
+    pjsip = (tmp_path / "pjsip.conf").read_text()
+    assert f"[op7](operator-auth)\nusername = op7\nrealm = guichet\npassword_digest = MD5:{ha1}\n" in pjsip
+    assert "le secret du poste" not in "".join(p.read_text() for p in tmp_path.glob("*.conf"))
+    with pytest.raises(AsteriskConfigError):
+        render_config(AsteriskSettings(run_dir=tmp_path, ari_password="ok",
+                                       operators=[("op7", DigestHash("guichet", "not-a-hash"))]))
+
+
+@pytest.mark.asterisk
+async def test_given_an_account_kept_as_digest_hash_then_its_softphone_registers_with_the_secret_only(
+    asterisk: AsteriskProcess, ari: AriClient, sip_peers: SipPeers,
+) -> None:
+    """What the main job renders from the users table (realm + HA1): the right secret
+    registers, a wrong one is refused."""
+    before = asterisk.settings
+    ha1 = softphone_ha1("op8", "guichet", "secret-du-poste-8")
+    asterisk.settings = replace(before, operators=[*before.operators, ("op8", DigestHash("guichet", ha1))],
+                                tls_cert_file=None, tls_key_file=None)
+    try:
+        await asterisk.areload()
+        with pytest.raises(SipPeerError, match="REGISTER answered 401"):
+            await sip_peers.operator("op8", "mauvais-secret", timeout=4)
+        assert (await ari.get_endpoint("PJSIP", "op8"))["state"] == "offline"
+        await sip_peers.operator("op8", "secret-du-poste-8")
+        assert (await ari.get_endpoint("PJSIP", "op8"))["state"] == "online"
     finally:
         asterisk.settings = before
         await asterisk.areload()
