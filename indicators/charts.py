@@ -42,6 +42,13 @@ def _pct(v: float, _pos: object = None) -> str:
     return f"{v * 100:.0f}\u202f%".replace(".", ",")
 
 
+def _pct_tick(v: float, _pos: object = None) -> str:
+    """Axis ticks: whole percents as such, others with their decimal (77.5 % must not read 78 %)."""
+    p = v * 100
+    text = f"{p:.0f}" if abs(p - round(p)) < 1e-6 else f"{p:.1f}"
+    return f"{text}\u202f%".replace(".", ",")
+
+
 def _num(v: float, _pos: object = None) -> str:
     return f"{v:,.0f}".replace(",", "\u202f")
 
@@ -85,7 +92,7 @@ def trend(keys: Sequence[str], values: Sequence[float | None], previous: Sequenc
             span = max(hi - lo, 0.02)
             top = min(1.0, hi + span * 0.25) if hi <= 1 else hi * 1.05
             ax.set_ylim(max(0.0, lo - span * 0.25), max(top, hi + 0.002))
-            ax.yaxis.set_major_formatter(FuncFormatter(_pct))
+            ax.yaxis.set_major_formatter(FuncFormatter(_pct_tick))
         elif known:
             ax.yaxis.set_major_formatter(FuncFormatter(_num))
         if not known:
@@ -152,7 +159,7 @@ def against_targets(rows: Sequence[tuple[str, float | None, float | None, bool]]
                 ax.plot([target, target], [yi - 0.38, yi + 0.38], color="#161616", linewidth=1.6)
         ax.set_yticks(y, [r[0] for r in rows], fontsize=8)
         ax.set_xlim(0, 1.12)
-        ax.xaxis.set_major_formatter(FuncFormatter(_pct))
+        ax.xaxis.set_major_formatter(FuncFormatter(_pct_tick))
         ax.grid(axis="x", color="#E5E5E5", linewidth=0.6)
         ax.set_axisbelow(True)
         if title:

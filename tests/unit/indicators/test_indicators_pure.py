@@ -136,3 +136,9 @@ def test_settings_from_the_environment(monkeypatch):
     monkeypatch.setenv("GUICHET_INDICATORS_PICKUP_SECONDS", "-1")
     with pytest.raises(SettingsError, match="GUICHET_INDICATORS_PICKUP_SECONDS"):
         load_indicator_settings()
+
+
+def test_chart_ticks_keep_their_decimal_when_they_have_one():
+    from indicators.charts import _pct_tick
+
+    assert [_pct_tick(v) for v in (0.8, 0.775, 0.825, 1.0)] == ["80\u202f%", "77,5\u202f%", "82,5\u202f%", "100\u202f%"]
