@@ -79,7 +79,7 @@ def build_message(settings: MailSettings, *, to: str, subject: str, body: str, n
     return msg
 
 
-def outbox_row(msg: EmailMessage, *, kind: str, ticket_id: int, to: str, envelope_from: str, now: datetime,
+def outbox_row(msg: EmailMessage, *, kind: str, ticket_id: int | None, to: str, envelope_from: str, now: datetime,
                sent_by: int | None = None, body: str = "") -> MailMessage:
     raw = msg.as_bytes(policy=policy.SMTP)
     return MailMessage(

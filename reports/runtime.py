@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from indicators.periods import month_key, shift_month
+from reports.delivery import queue_report_mails
 from reports.models import GeneratedReport
 from reports.services import ReportService
 from reports.settings import ReportSettings, load_report_settings
@@ -75,6 +76,11 @@ async def tick(svc: ReportService, rs: ReportSettings, now: datetime) -> list[st
             done = await svc.generate_monthly(arg, trigger="schedule", requested_by="planification", schedule_key=key)
         if done is not None:
             made.append(key)
+            kind, period = key.split(":", 1)
+            try:
+                await queue_report_mails(svc.container, rs, kind=kind, period=period, files=done.files)
+            except Exception:  # noqa: BLE001 - the report is made and stored; only its mail failed
+                log.exception("report %s: made, but its mails could not be queued", key)
     return made
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -19,6 +20,10 @@ class ReportSettings(BaseModel):
     #: the 10th and at least 3 business days before the steering committee), at this time.
     monthly_business_day: int = Field(2, ge=1, le=7)
     monthly_time: str = "07:30"
+    #: Who receives the scheduled reports by mail (through the mail gateway's outbox);
+    #: comma-separated addresses, empty: nobody.
+    daily_recipients: list[str] = Field(default_factory=list)
+    monthly_recipients: list[str] = Field(default_factory=list)
     #: How often the schedule looks at the clock (seconds).
     tick_seconds: float = Field(30.0, gt=0, le=3600)
     #: Rows of the escalations-in-progress table of the report (all are in the XLSX).
@@ -29,6 +34,21 @@ class ReportSettings(BaseModel):
     service_name: str = "Assistance aux utilisateurs de Télérecours — support de niveau 1"
     recipient: str = "Conseil d'État — Direction des systèmes d'information"
     contractor: str = "Titulaire du marché de support de niveau 1"
+
+    @field_validator("daily_recipients", "monthly_recipients", mode="before")
+    @classmethod
+    def _addresses(cls, value: Any) -> Any:
+        from ticket_core.services import normalise_email
+
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        out = []
+        for item in value or []:
+            address = normalise_email(str(item).strip())
+            if address is None:
+                raise ValueError(f"not a mail address: {item!r}")
+            out.append(address)
+        return out
 
     @field_validator("daily_time", "monthly_time")
     @classmethod
