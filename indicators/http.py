@@ -208,7 +208,11 @@ async def dashboard_page(request: web.Request, user: Any) -> web.Response:
         figures.append(("taux d'occupation des opérateurs", fmt_percent(op.occupancy)))
     if pk:
         figures.append((f"forfait consommé depuis {month_label(pk.year_start)}", f"{_n(pk.consumed)} / {_n(pk.package)}"))
-        figures.append(("extensions de 500 tickets nécessaires", _n(pk.extensions_needed)))
+        figures.append((f"extensions de {_n(dash.settings.extension_tickets)} tickets "
+                        "nécessaires à ce jour", _n(pk.extensions_needed)))
+        # What the public body must plan for: the year's pace, not only what is already over.
+        figures.append((f"tickets projetés sur l'année au rythme actuel, soit {_n(pk.projected_extensions)} "
+                        f"extension(s)", _n(pk.projected_year)))
     volumes = []
     for k in reversed(dash.shown):
         o, pkk = dash.operational[k], dash.package.get(k)

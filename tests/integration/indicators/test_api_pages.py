@@ -89,6 +89,9 @@ async def test_pages_for_auditors(app):
     assert "Tableau de bord des niveaux de service" in page and "avril 2026" in page
     assert page.count("<svg") >= 10  # one trend per computed indicator, and the volumes
     assert "Réactivité au décroché téléphonique" in page and "non atteint" in page
+    # 13 tickets in the 4 months since January: 39 at that pace over the year, no extension
+    assert re.search(r"<strong>39</strong>\s*tickets projetés sur l.{1,5}année au rythme actuel, soit 0 extension",
+                     page), page[page.find("forfait"):page.find("forfait") + 600]
     assert not re.search(r"(src|href)=\"https?://", page)  # nothing from elsewhere
     assert "Content-Security-Policy" in r.headers
     r = await client.get("/indicateurs/T2-IQ04?fin=2026-04")
