@@ -75,7 +75,8 @@ async def run(args: argparse.Namespace) -> int:
             for r in await svc.list(args.kind):
                 files = await svc.files_of(r.id)
                 print(f"{r.id:>5}  {r.kind:<8} {r.period:<10} {r.status:<8} {r.trigger:<9} "
-                      f"{r.started_at:%Y-%m-%d %H:%M}  {len(files)} fichier(s)  {r.requested_by}")
+                      f"{r.started_at:%Y-%m-%d %H:%M}  {len(files)} fichier(s)  {r.requested_by}"
+                      + (f"  validé le {r.validated_at:%Y-%m-%d} par {r.validated_by}" if r.validated_at else ""))
         elif args.command == "validate":
             row = await svc.validate(args.id, by=args.by, echo=lambda line: print(line, file=sys.stderr))
             for _id, name, _media, size, _sha in await svc.files_of(row.id):
