@@ -21,15 +21,23 @@ the real service continue the numbering.
 Shapes follow the real writers: ``ticket_core.services`` for tickets (references, SLA
 clocks, transitions and their facts), ``telephony.stasis`` and ``acd.services`` for calls
 (phone tickets created by the system at answer, dated at the call's reception, assigned to
-the operator; ``call_ended`` only for answered calls; the same data keys), and the callback
+the operator; ``call_ended`` only for answered calls; the same data keys), the callback
 service's ``call_recovered`` facts when a lost caller calls again and is answered before
-the end of the next business day (T2-IQ04 counts those facts).
+the end of the next business day (T2-IQ04 counts those facts), the failover module's probes,
+openings and closings and switchover drills (``demo.service``: T1-IQ01/02, T3-IQ03), and
+the chat gateway's survey answers on a share of the resolved tickets
+(``demo.satisfaction``: T8-IQ01). Those two draw from random streams of their own, so the
+calls and tickets of a seed do not depend on them; probes, openings and drills depend on
+the calendar only, not on ``--scale``.
 
 Known approximations (see ``demo.profile`` for the figures): every operator has every
 audience skill; per-call operator states (ringing, on call, wrap-up) are not journaled, only
 login, lunch pause and logout; chats are all answered; lost calls are renewed only by the
 caller calling again (no ``lost_calls``/``callbacks`` rows, no callback attempts);
-``recorded_at`` equals ``occurred_at``.
+``recorded_at`` equals ``occurred_at``; probe rounds every five minutes rather than every
+minute; drills run on demand (no drill calendar) and their test contacts make no ticket;
+only the survey invitations that were answered are written (see ``demo.service`` and
+``demo.satisfaction``).
 """
 
 from __future__ import annotations
@@ -58,7 +66,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from demo import people
 from demo import profile as P
 from demo.lifecycle import Life, Out, Story
+from demo.satisfaction import DATA as _SURVEY_DATA
+from demo.satisfaction import SurveyMonth
+from demo.service import ServiceMonth, ServiceStats, plan_month
 from demo.timegrid import MonthGrid, build_grid
+from failover.settings import FailoverSettings
 from guichet.settings import Settings
 from ticket_core.business_time import BusinessCalendar
 from ticket_core.db import UTCDateTime
@@ -155,6 +167,8 @@ def _tables() -> dict[str, Table]:
     import guichet.schema  # noqa: F401  (registers every table)
     from accounts.models import User
     from acd.models import OperatorSkill
+    from chatgw.models import SatisfactionAnswer, SatisfactionInvitation
+    from failover.models import Drill, Switchover
     from telephony.models import Call
     from ticket_core.models import (
         Application, ApplicationComponent, Audience, JournalEvent, Requester, RequesterEmail,
@@ -168,6 +182,8 @@ def _tables() -> dict[str, Table]:
         "requesters": Requester, "requester_phones": RequesterPhone, "requester_emails": RequesterEmail,
         "applications": Application, "application_components": ApplicationComponent,
         "request_types": RequestType, "audiences": Audience,
+        "satisfaction_invitations": SatisfactionInvitation, "satisfaction_answers": SatisfactionAnswer,
+        "failover_drills": Drill, "failover_switchovers": Switchover,
     }
     return {name: _plain(model.__table__, md) for name, model in models.items()}
 
@@ -469,6 +485,8 @@ _CALL_COLS = tuple(c.name for c in T["calls"].columns)
 _EVENT_COLS = ("occurred_at", "recorded_at", "kind", "site", "channel", "ticket_id", "call_id", "operator_id",
                "queue", "data")
 _HISTORY_COLS = ("ticket_id", "at", "actor_id", "action", "field", "old_value", "new_value", "note")
+_INVITATION_COLS = ("ticket_id", "token_hash", "source", "created_at")
+_ANSWER_COLS = ("ticket_id", "rating", "comment", "source", "answered_at")
 
 
 # ----------------------------------------------------------------------------------------
@@ -597,12 +615,15 @@ class Stats:
     recovered: int = 0
     escalated: int = 0
     fcr: int = 0
+    surveys: Counter = field(default_factory=Counter)  # answers by rating
+    service: ServiceStats = field(default_factory=ServiceStats)  # probes, openings, drills
     seconds: float = 0.0
     skipped: bool = False
 
     @property
     def rows(self) -> int:
-        return self.tickets + sum(self.calls.values()) + self.events + self.history + self.requesters * 3
+        return (self.tickets + sum(self.calls.values()) + self.events + self.history + self.requesters * 3
+                + 2 * sum(self.surveys.values()) + 3 * self.service.drills)
 
     @property
     def presented(self) -> int:
@@ -622,7 +643,8 @@ class MonthGenerator:
 
     def __init__(self, *, settings: Settings, calendar: BusinessCalendar, catalogue: Catalogue,
                  operators: list[Operator], scale: float, seed: int, year: int, month: int,
-                 horizon: datetime) -> None:
+                 horizon: datetime, failover: FailoverSettings | None = None,
+                 supervisor: tuple[int | None, str] | None = None) -> None:
         self.settings = settings
         self.cal = calendar
         self.cat = catalogue
@@ -662,6 +684,15 @@ class MonthGenerator:
         self.pending_lost: dict[int, list[tuple[datetime, datetime, CallSeed]]] = defaultdict(list)
         self.ids = IdAllocator()
         self.writer: Writer | None = None
+        # The service's records and the surveys: their own random streams (see their modules).
+        fs = failover or FailoverSettings()
+        by_id, by = supervisor or (None, SUPERVISOR_USERNAME)
+        self.service: ServiceMonth = plan_month(
+            seed=seed, year=year, month=month, windows=self.grid.windows, calendar=calendar,
+            checks=tuple(fs.checks), site=self.site, peer=_peer_site(self.site, fs),
+            drills_per_semester=fs.drills_per_semester, by=by, by_id=by_id)
+        self.stats.service = self.service.stats
+        self.surveys = SurveyMonth(seed, year, month, horizon)
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -1130,6 +1161,7 @@ class MonthGenerator:
                 q = self._qualify(life, answered + _ms(duration * rng.uniform(0.3, 0.9)), ch.audience, False, op)
                 out.fact(ended, EventKind.CHAT_ENDED.value, channel="chat", story=s, operator_id=op.id,
                          queue=ch.audience, data={"chat_id": cid, "duration_seconds": duration})
+                s.extra = (ch, cid, wait, ended)  # the survey is offered when the chat ends
                 if q is None:
                     continue
                 self.handle(life, s, out, contact_end=ended + timedelta(seconds=rng.uniform(20, 90)), rtype=q[0],
@@ -1154,6 +1186,20 @@ class MonthGenerator:
                 reply = self.add_bh(taken, min(3 * HOUR, 480.0 * math.exp(rng.gauss(0, 0.7))))
                 self.handle(life, s, out, contact_end=reply, rtype=q[0], category=q[1], prio=q[2], day=day,
                             is_mail=True)
+        self._surveys(stories, out)
+
+    def _surveys(self, stories: list[Story], out: Out) -> None:
+        """The day's tickets' survey answers, once their whole life is known (resolved or
+        not by the horizon): the fact now, the rows once the tickets have their ids."""
+        for s in stories:
+            row = s.row
+            chat_end = s.extra[3] if s.kind == "chat" else None
+            answer = self.surveys.answer(row, chat_end)
+            if answer is None:
+                continue
+            out.fact(answer.answered, _K_SURVEY, channel=row["channel"], story=s, queue=row["audience_code"],
+                     data=_SURVEY_DATA[(answer.rating, answer.source)])
+            out.surveys.append((s, answer))
 
     def _duplicate(self, life: Life, s: Story, m: MailSeed, out: Out, rosters: dict) -> None:
         survivor = m.survivor
@@ -1245,6 +1291,7 @@ class MonthGenerator:
         # Locks the year's reference counter for the month's transaction; numbers are then
         # handed out here and the counter set once at the end.
         next_ref = await _reserve_references(conn, self.year, 0)
+        await self._number_drills(conn)
         pending: asyncio.Task | None = None
         try:
             for day in self.grid.days:
@@ -1254,6 +1301,7 @@ class MonthGenerator:
                     s.reference = f"{self.prefix}-{self.year}-{next_ref:06d}"
                     next_ref += 1
                 await self.lives(day, stories, calls, out, plans, rosters)
+                self.service.day(day, out.fact, out.elsewhere)  # probes, openings, a drill
                 if pending is not None:
                     await pending
                 pending = None
@@ -1266,9 +1314,30 @@ class MonthGenerator:
         finally:
             if pending is not None:  # an error elsewhere: let the write finish before rollback
                 await asyncio.gather(pending, return_exceptions=True)
+        await self._write_drills(conn)
         await _set_last_reference(conn, self.year, next_ref - 1)
         self.stats.seconds = _time.perf_counter() - started
         return self.stats
+
+    async def _number_drills(self, conn: AsyncConnection) -> None:
+        """Ids of the month's drills (their facts name them), and the lease epochs of their
+        switchovers: each takeover is the next epoch after the history's last one."""
+        drills = self.service.drills
+        if not drills:
+            return
+        for d, i in zip(drills, await self.ids.take(conn, T["failover_drills"], len(drills)), strict=True):
+            d.id = i
+        sw = T["failover_switchovers"]
+        epoch = await conn.scalar(select(func.coalesce(func.max(sw.c.epoch), 0)))
+        for d in drills:
+            d.epoch = epoch + 1
+            epoch += 2
+
+    async def _write_drills(self, conn: AsyncConnection) -> None:
+        drills, switches = self.service.drill_rows()
+        for table, rows in ((T["failover_drills"], drills), (T["failover_switchovers"], switches)):
+            await _insert(conn, table, [{k: _naive(v) if isinstance(v, datetime) else v for k, v in r.items()}
+                                        for r in rows])
 
     async def _prepare(self, conn: AsyncConnection, stories: list[Story], calls: list[CallSeed],
                        out: Out) -> list[tuple[Table, tuple[str, ...], list[tuple]]]:
@@ -1335,8 +1404,19 @@ class MonthGenerator:
             when = dt(at)
             ev_rows.append((when, when, kind, site, channel, story.id if story is not None else None, call_id,
                             op, queue, js(data)))
+        if out.elsewhere:  # the other site's facts (a drill day): in time order with the rest
+            for at, kind, other, data in out.elsewhere:
+                when = dt(at)
+                ev_rows.append((when, when, kind, other, None, None, None, None, None, js(data)))
+            ev_rows.sort(key=itemgetter(0))
         batches.append((T["events"], _EVENT_COLS, ev_rows))
         st.events += len(ev_rows)
+        if out.surveys:  # after the tickets they answer (foreign keys)
+            batches.append((T["satisfaction_invitations"], _INVITATION_COLS, [
+                (s.id, a.token_hash(s.reference), a.source, dt(a.invited)) for s, a in out.surveys]))
+            batches.append((T["satisfaction_answers"], _ANSWER_COLS, [
+                (s.id, a.rating, a.comment, a.source, dt(a.answered)) for s, a in out.surveys]))
+            st.surveys.update(a.rating for _s, a in out.surveys)
         if out.history:
             batches.append((T["ticket_history"], _HISTORY_COLS, [
                 (s.id, dt(at), actor, action, fld, old, new, note)
@@ -1364,6 +1444,7 @@ _K_ABANDONED = EventKind.CALL_ABANDONED.value
 _K_LOST = EventKind.CALL_LOST.value
 _K_ENDED = EventKind.CALL_ENDED.value
 _K_RECOVERED = EventKind.CALL_RECOVERED.value
+_K_SURVEY = EventKind.SURVEY_ANSWERED.value
 _ANONYMOUS = {"anonymous": True}
 _NOT_ANONYMOUS = {"anonymous": False}
 
@@ -1392,6 +1473,7 @@ async def generate(settings: Settings, month_list: list[tuple[int, int]], *, sca
     from guichet.cli import prepare_database
 
     started = _time.perf_counter()
+    failover = _failover_settings()
     container = build_container(settings)
     try:
         await prepare_database(container)
@@ -1403,6 +1485,7 @@ async def generate(settings: Settings, month_list: list[tuple[int, int]], *, sca
             catalogue = await _load_catalogue(conn)
             operators, created = await _ensure_accounts(conn, operator_pool_size(scale), catalogue.audiences,
                                                         first_start)
+            supervisor = await _supervisor(conn)
         if progress:
             print(f"demo-data: {len(month_list)} month(s) {month_list[0][0]:04d}-{month_list[0][1]:02d} … "
                   f"{month_list[-1][0]:04d}-{month_list[-1][1]:02d}, scale {scale:g}, seed {seed}, "
@@ -1420,7 +1503,8 @@ async def generate(settings: Settings, month_list: list[tuple[int, int]], *, sca
                     print(f"  {st.month}: demo data already present, skipped", file=sys.stderr, flush=True)
                 continue
             gen = MonthGenerator(settings=settings, calendar=calendar, catalogue=catalogue, operators=operators,
-                                 scale=scale, seed=seed, year=year, month=month, horizon=horizon)
+                                 scale=scale, seed=seed, year=year, month=month, horizon=horizon,
+                                 failover=failover, supervisor=supervisor)
             async with container.engine.begin() as conn:
                 st = await gen.write(conn)
             results.append(st)
@@ -1433,6 +1517,32 @@ async def generate(settings: Settings, month_list: list[tuple[int, int]], *, sca
         raise DemoDataError(f"{type(exc).__name__}: {exc}") from exc
     finally:
         await container.close()
+
+
+def _failover_settings() -> FailoverSettings:
+    """The site pair's settings (``GUICHET_FAILOVER_*``): the checks probed, the other site's
+    name, the drills a semester — what the failover module and the indicators use."""
+    from guichet.settings import load_section
+
+    try:
+        return load_section(FailoverSettings, "failover")
+    except Exception as exc:  # noqa: BLE001 - invalid settings: say which, not a traceback
+        raise DemoDataError(f"failover settings: {exc}") from exc
+
+
+def _peer_site(site: str, fs: FailoverSettings) -> str:
+    if fs.peer_site != site:
+        return fs.peer_site
+    return "backup" if site != "backup" else "primary"
+
+
+async def _supervisor(conn: AsyncConnection) -> tuple[int | None, str]:
+    """Who runs the drills: the demo supervisor, else the first active supervisor."""
+    users = T["users"]
+    query = select(users.c.id, users.c.username).where(users.c.role == "supervisor", users.c.active.is_(True))
+    row = (await conn.execute(query.where(users.c.username == SUPERVISOR_USERNAME))).first()
+    row = row or (await conn.execute(query.order_by(users.c.id).limit(1))).first()
+    return (row.id, row.username) if row else (None, SUPERVISOR_USERNAME)
 
 
 def _bounds(ym: tuple[int, int], calendar: BusinessCalendar) -> tuple[datetime, datetime]:
@@ -1449,8 +1559,16 @@ def _month_line(st: Stats) -> str:
             f"abandoned {st.calls['abandoned']:,}, lost {st.calls['lost']:,}, outside hours "
             f"{st.calls['outside_hours']:,}; <40 s {st.within_40 / presented:.1%} of presented, "
             f"{st.within_40 / answered:.1%} of answered; abandoned {st.calls['abandoned'] / presented:.1%}), "
-            f"{st.events:,} events, {st.seconds:.1f} s, "
+            f"{st.events:,} events ({_service_line(st)}), {st.seconds:.1f} s, "
             f"{st.rows / max(st.seconds, 1e-9):,.0f} rows/s")
+
+
+def _service_line(st: Stats) -> str:
+    sv, answers = st.service, sum(st.surveys.values())
+    very = st.surveys["tres_satisfait"] / answers if answers else 0.0
+    return (f"{sv.probes:,} probes, {sv.failed_probes} failed, {sv.down_seconds / 60:.0f} min down; "
+            f"{sv.boundaries} openings/closings, {sv.late_boundaries} late; {sv.drills} drill(s), "
+            f"{sv.drills_ok} passed; {answers:,} surveys, {very:.0%} very satisfied")
 
 
 def _print_summary(summary: Summary) -> None:

@@ -59,15 +59,19 @@ class Out:
 
     A fact: (occurred_at, seq, kind, channel, story, call_id, operator_id, queue, data).
     A history row: (story, at, actor_id, action, field, old, new, note).
+    ``elsewhere``: facts journaled by the other site of the pair (during a drill), as
+    (occurred_at, kind, site, data). ``surveys``: (story, ``demo.satisfaction.Answer``).
     """
 
-    __slots__ = ("events", "history", "keep_history", "_n")
+    __slots__ = ("events", "history", "keep_history", "_n", "elsewhere", "surveys")
 
     def __init__(self, keep_history: bool) -> None:
         self.events: list[tuple] = []
         self.history: list[tuple] = []
         self.keep_history = keep_history
         self._n = 0
+        self.elsewhere: list[tuple] = []
+        self.surveys: list[tuple] = []
 
     def fact(self, at: datetime, kind: str, *, channel: str | None = None, story: Story | None = None,
              call_id: str | None = None, operator_id: int | None = None, queue: str | None = None,

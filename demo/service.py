@@ -24,6 +24,7 @@ and chat make no ticket (so the figures of the help desk are not touched); the l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from random import Random
@@ -38,6 +39,8 @@ _K_OPENED = EventKind.SERVICE_OPENED.value
 _K_CLOSED = EventKind.SERVICE_CLOSED.value
 _K_SWITCHED = EventKind.SITE_SWITCHED_OVER.value
 _K_DRILL = EventKind.DRILL_DONE.value
+#: ``Out.fact`` of the generator: journals a fact on this site.
+Fact = Callable[..., None]
 CRITICAL = ("ari", "sip", "database")  # the failover module's critical checks that can fail alone
 NOT_CRITICAL = ("smtp", "chat")
 
@@ -126,6 +129,9 @@ class ServiceMonth:
     checks: tuple[str, ...]
     windows: dict[date, list[tuple[datetime, datetime]]]
     rng: Random
+    zone: Any = UTC
+    by: str = ""  # the supervisor who runs the drills
+    by_id: int | None = None
     outages: dict[date, list[Outage]] = field(default_factory=dict)
     late_openings: dict[date, float] = field(default_factory=dict)  # seconds
     drills: list[Drill] = field(default_factory=list)
@@ -133,12 +139,11 @@ class ServiceMonth:
 
     # --- one day ----------------------------------------------------------------------------
 
-    def day(self, day: date, fact: Any, elsewhere: list[tuple]) -> None:
+    def day(self, day: date, fact: Fact, elsewhere: list[tuple]) -> None:
         """The day's facts: ``fact(at, kind, data=…)`` journals on this site (the generator's
         ``Out.fact``); ``elsewhere`` gets (at, kind, site, data) journaled by the other one."""
         windows = self.windows.get(day) or []
-        drills = [d for d in self.drills if d.started.astimezone(UTC).date() == day
-                  or self._local(d.started) == day]
+        drills = [d for d in self.drills if d.started.astimezone(self.zone).date() == day]
         for i, (ws, we) in enumerate(windows):
             late_open = self.late_openings.get(day) if i == 0 else None
             self._probes(ws, we, self.outages.get(day, []), drills, late_open, fact, elsewhere)
@@ -146,10 +151,7 @@ class ServiceMonth:
         for d in drills:
             self._drill_facts(d, fact, elsewhere)
 
-    def _local(self, at: datetime) -> date:
-        return at.astimezone(self.zone).date() if hasattr(self, "zone") else at.date()
-
-    def _boundaries(self, ws: datetime, we: datetime, late_open: float | None, fact: Any) -> None:
+    def _boundaries(self, ws: datetime, we: datetime, late_open: float | None, fact: Fact) -> None:
         for kind, instant, late in ((_K_OPENED, ws, late_open), (_K_CLOSED, we, None)):
             if late is None:
                 late = self._late()
@@ -167,7 +169,7 @@ class ServiceMonth:
         return rng.uniform(*P.BOUNDARY_LATE_SECONDS)
 
     def _probes(self, ws: datetime, we: datetime, outages: list[Outage], drills: list[Drill],
-                late_open: float | None, fact: Any, elsewhere: list[tuple]) -> None:
+                late_open: float | None, fact: Fact, elsewhere: list[tuple]) -> None:
         """Rounds every ``PROBE_EVERY_SECONDS`` by the active site; a failing check is also
         journaled when it fails and when it recovers (the module journals a change at once).
         While a drill has the other site active, that site journals; during the handovers
@@ -198,20 +200,20 @@ class ServiceMonth:
                 return self.peer if d.out_done <= t < d.back_requested else None
         return self.site
 
-    def _round(self, at: datetime, site: str, failing: list[Outage], fact: Any, elsewhere: list[tuple]) -> None:
+    def _round(self, at: datetime, site: str, failing: list[Outage], fact: Fact, elsewhere: list[tuple]) -> None:
         for check in self.checks:
             down = next((o for o in failing if o.check == check and o.start <= at < o.end), None)
             self._record(at, site, check, down is None, down.detail if down else "", fact, elsewhere)
 
-    def _record(self, at: datetime, site: str, check: str, ok: bool, detail: str, fact: Any,
+    def _record(self, at: datetime, site: str, check: str, ok: bool, detail: str, fact: Fact,
                 elsewhere: list[tuple]) -> None:
         if ok:
             ms = round(self.rng.uniform(*P.PROBE_MS.get(check, (1.0, 10.0))), 1)
             data: dict[str, Any] = {"check": check, "ok": True, "probed_site": site, "ms": ms}
-        else:
-            timeout = detail.startswith("no answer")
-            ms = round(2000.0 + self.rng.uniform(0.2, 3.0) if timeout else self.rng.uniform(0.3, 3.0), 1)
-            data = {"check": check, "ok": False, "probed_site": site, "ms": ms, "detail": detail[:200]}
+        else:  # a timeout takes the probe's whole 2 s; a refusal is quick
+            spent = self.rng.uniform(0.2, 3.0) + (2000.0 if detail.startswith("no answer") else 0.0)
+            data = {"check": check, "ok": False, "probed_site": site, "ms": round(spent, 1),
+                    "detail": detail[:200]}
             self.stats.failed_probes += 1
         self.stats.probes += 1
         if site == self.site:
@@ -221,7 +223,7 @@ class ServiceMonth:
 
     # --- drills -------------------------------------------------------------------------------
 
-    def _drill_facts(self, d: Drill, fact: Any, elsewhere: list[tuple]) -> None:
+    def _drill_facts(self, d: Drill, fact: Fact, elsewhere: list[tuple]) -> None:
         """What ``record_switchover`` (each way, by the site that takes over) and
         ``DrillRunner._finish`` journal."""
         out, back = switchovers(d, self.site, self.peer, self.by)
@@ -235,10 +237,6 @@ class ServiceMonth:
             "tickets": [], "call_ids": []})
         self.stats.drills += 1
         self.stats.drills_ok += d.ok
-
-    by: str = "superviseur"
-    by_id: int | None = None
-    zone: Any = UTC
 
     def drill_rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """``failover_drills`` and ``failover_switchovers`` rows of the month (aware UTC
@@ -299,8 +297,7 @@ def plan_month(*, seed: int, year: int, month: int, windows: dict[date, list[tup
                drills_per_semester: int, by: str, by_id: int | None) -> ServiceMonth:
     zone = calendar.hours.zone
     rng = Random(f"guichet-demo/{seed}/{year:04d}-{month:02d}/service")
-    sm = ServiceMonth(site=site, peer=peer, checks=checks, windows=windows, rng=rng)
-    sm.by, sm.by_id, sm.zone = by, by_id, zone
+    sm = ServiceMonth(site=site, peer=peer, checks=checks, windows=windows, rng=rng, zone=zone, by=by, by_id=by_id)
     start = datetime(year, month, 1, tzinfo=zone)
     end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=zone)
     half = 1 if month <= 6 else 2
@@ -309,7 +306,7 @@ def plan_month(*, seed: int, year: int, month: int, windows: dict[date, list[tup
     open_days = [d for d in sorted(windows) if windows[d]]
     if not open_days or not checks:
         return sm
-    for d in open_days:  # drawn for every day, so one day's draw never moves another's
+    for d in open_days:  # a rare morning when the database is not ready at opening
         if rng.random() < P.LATE_OPENING_DAY_SHARE and "database" in checks:
             sm.late_openings[d] = rng.uniform(*P.LATE_OPENING_MINUTES) * 60
     taken = [(ws, ws + _ms(late)) for d, late in sm.late_openings.items() for ws, _we in windows[d][:1]]
@@ -384,11 +381,11 @@ def semester_drills(seed: int, year: int, half: int, calendar: BusinessCalendar,
             continue
         drill = _drill(rng, calendar, semester, day)
         out.append(drill)
-        if drill.ok or rng.random() >= P.DRILL_RERUN_SHARE:
+        if drill.ok:
             continue
         again = _rerun_day(rng, calendar, day, half, used)
-        if again is not None:
-            out.append(_drill(rng, calendar, semester, again, may_fail=False))
+        if again is not None:  # once: a second failure leaves the semester short
+            out.append(_drill(rng, calendar, semester, again))
     return sorted(out, key=lambda d: d.started)
 
 
@@ -433,12 +430,12 @@ def _rerun_day(rng: Random, calendar: BusinessCalendar, failed: date, half: int,
     return None
 
 
-def _drill(rng: Random, calendar: BusinessCalendar, semester: str, day: date, *, may_fail: bool = True) -> Drill:
+def _drill(rng: Random, calendar: BusinessCalendar, semester: str, day: date) -> Drill:
     planned = _drill_time(calendar, day)
     assert planned is not None
     started = planned + _ms(round(rng.uniform(*P.DRILL_START_DELAY_SECONDS), 3))
     failing = None
-    if may_fail and rng.random() < P.DRILL_FAILURE_SHARE:
+    if rng.random() < P.DRILL_FAILURE_SHARE:
         failing = rng.choice(list(P.DRILL_STEP_FAILURES))
     steps = []
     for name, span in P.DRILL_STEP_SECONDS.items():

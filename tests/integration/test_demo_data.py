@@ -2,7 +2,9 @@
 both databases), shaped like SPEC §1/§2 (channel and audience mixes), calls only in opening
 hours but the closed-message ones, every answered call and only those making a phone ticket,
 mail clocks in business time, references that the real service continues, journal facts
-with their required data, idempotent re-runs, and the command line with its bad arguments.
+with their required data, the service's own records as the failover module writes them
+(probes, openings and closings, a drill) and survey answers as the chat gateway writes them,
+idempotent re-runs, and the command line with its bad arguments.
 
 Two small months (``--months 2 --scale 0.3``, September-October 2025) keep each test to a
 few seconds."""
@@ -14,14 +16,17 @@ import hashlib
 import json
 import shutil
 import uuid
-from collections import Counter
-from datetime import UTC, datetime
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from chatgw.models import RATINGS, SatisfactionAnswer, SatisfactionInvitation
 from demo.generator import DEMO_PASSWORD, T, generate, operator_pool_size, run_demo_data
+from failover.models import Drill, Switchover
+from failover.settings import FailoverSettings
 from guichet.bootstrap import build_container
 from guichet.settings import load_settings
 from telephony.models import Call
@@ -55,7 +60,7 @@ async def _rows(db_url: str, model, order_by) -> list:
 
 
 def _canon(value):
-    if isinstance(value, dict):
+    if isinstance(value, (dict, list)):  # JSON (PostgreSQL's jsonb orders keys its own way)
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
     if isinstance(value, float):
         return repr(round(value, 6))
@@ -64,7 +69,10 @@ def _canon(value):
 
 async def _digest(db_url: str) -> str:
     h = hashlib.sha256()
-    for model, order in ((Ticket, Ticket.id), (Call, Call.id), (JournalEvent, JournalEvent.id)):
+    for model, order in ((Ticket, Ticket.id), (Call, Call.id), (JournalEvent, JournalEvent.id),
+                         (SatisfactionInvitation, SatisfactionInvitation.id),
+                         (SatisfactionAnswer, SatisfactionAnswer.ticket_id), (Drill, Drill.id),
+                         (Switchover, Switchover.id)):
         for row in await _rows(db_url, model, order):
             h.update("|".join(_canon(v) for v in row).encode())
             h.update(b"\n")
@@ -223,12 +231,16 @@ async def test_journal_facts_have_their_required_data_and_match_the_tickets(db_u
     for e in events:
         kind = EventKind(e.kind)
         assert all(k in e.data for k in REQUIRED_DATA.get(kind, ())), e
-        assert e.site == settings.site and e.recorded_at == e.occurred_at
+        assert e.recorded_at == e.occurred_at
+        # only the other site of the pair journals anything else, while a drill makes it active
+        assert e.site == settings.site or (e.site == "backup" and kind in (
+            EventKind.PROBE_RESULT, EventKind.SITE_SWITCHED_OVER)), e
     for kind in ("call_received", "call_presented", "call_offered", "call_answered", "call_abandoned", "call_lost",
                  "call_ended", "call_received_outside_hours", "call_recovered", "operator_state_changed", "mail_received",
                  "chat_started", "chat_answered", "chat_ended", "ticket_created", "ticket_taken_in_charge",
                  "ticket_qualified", "ticket_transitioned", "ticket_escalated", "ticket_bounced", "ticket_reminded",
-                 "ticket_resolved", "ticket_closed", "ticket_merged"):
+                 "ticket_resolved", "ticket_closed", "ticket_merged", "probe_result", "service_opened",
+                 "service_closed", "site_switched_over", "drill_done", "survey_answered"):
         assert kinds[kind] > 0, kind
     tickets = await _rows(db_url, Ticket, Ticket.id)
     assert kinds["ticket_created"] == len(tickets)
@@ -255,6 +267,127 @@ async def test_journal_facts_have_their_required_data_and_match_the_tickets(db_u
     states = Counter((e.operator_id, e.data["new"]) for e in events if e.kind == "operator_state_changed")
     for op in {e.operator_id for e in events if e.kind == "operator_state_changed"}:
         assert states[(op, "available")] >= states[(op, "logged_out")] > 0
+
+
+def _days(months):
+    for year, month in months:
+        day = date(year, month, 1)
+        while day.month == month:
+            yield day
+            day += timedelta(days=1)
+
+
+async def test_probes_openings_and_closings_are_the_failover_modules_records(db_url, backend, another_db, tmp_path):
+    settings = _settings(db_url, tmp_path)
+    summary = await _generate(db_url, tmp_path)
+    cal = BusinessCalendar(settings.opening_hours)
+    events = await _rows(db_url, JournalEvent, JournalEvent.id)
+    probes = [e for e in events if e.kind == "probe_result"]
+    checks = set(FailoverSettings().checks)
+    assert {e.data["check"] for e in probes} == checks
+    for e in probes:  # journaled while open only, by the site they probe
+        assert cal.is_open(e.occurred_at), e
+        assert set(e.data) == {"check", "ok", "probed_site", "ms"} | ({"detail"} if not e.data["ok"] else set())
+        assert e.data["probed_site"] == e.site and e.channel is None and e.ticket_id is None
+    by_check = defaultdict(list)
+    for e in sorted(probes, key=lambda e: (e.occurred_at, e.id)):
+        by_check[e.data["check"]].append(e)
+    boundaries = {(e.kind, e.data["scheduled_at"]): e for e in events if e.kind in ("service_opened", "service_closed")}
+    late = 0
+    for day in _days(MONTHS):
+        for ws, we in cal.window(day):
+            for check in checks:  # every few minutes, well within the indicators' 900 s gap
+                seen = [e.occurred_at for e in by_check[check] if ws <= e.occurred_at < we]
+                assert seen[0] - ws < timedelta(seconds=6) and we - seen[-1] <= timedelta(seconds=300)
+                assert max(b - a for a, b in zip(seen, seen[1:], strict=False)) <= timedelta(seconds=360)
+            for kind, instant in (("service_opened", ws), ("service_closed", we)):
+                fact = boundaries.pop((kind, instant.isoformat()))
+                assert fact.occurred_at >= instant and fact.site == settings.site
+                assert fact.data["late_seconds"] == round((fact.occurred_at - instant).total_seconds(), 1)
+                late += fact.data["late_seconds"] > 60
+    assert not boundaries  # one opening and one closing per window, nothing else
+    assert late == sum(m.service.late_boundaries for m in summary.months) <= 2
+    # a failing check is journaled when it fails and again when it recovers, the same day
+    for check, facts in by_check.items():
+        for a, b in zip(facts, facts[1:], strict=False):
+            if not a.data["ok"]:
+                assert a.data["detail"] and b.occurred_at.date() == a.occurred_at.date(), (check, a)
+    assert any(not e.data["ok"] for e in probes)
+    # probes depend on time, not on volume: the same at another scale
+    small = await another_db(backend)
+    await generate(_settings(small, tmp_path), MONTHS[1:], scale=0.1, seed=SEED, progress=False)
+
+    def october(rows):
+        return [(e.occurred_at, e.kind, e.site, _canon(e.data)) for e in rows
+                if e.kind in ("probe_result", "service_opened", "service_closed") and e.occurred_at.month == 10]
+
+    assert october(events) == october(await _rows(small, JournalEvent, JournalEvent.id))
+
+
+async def test_drills_are_recorded_as_the_failover_module_records_them(db_url, tmp_path):
+    from failover import indicators as failover_indicators
+
+    settings = _settings(db_url, tmp_path)
+    await _generate(db_url, tmp_path)
+    cal = BusinessCalendar(settings.opening_hours)
+    drills = await _rows(db_url, Drill, Drill.id)
+    switches = await _rows(db_url, Switchover, Switchover.id)
+    events = await _rows(db_url, JournalEvent, JournalEvent.id)
+    assert drills and len(switches) == 2 * len(drills)
+    done = {e.data["drill_id"]: e for e in events if e.kind == "drill_done"}
+    switched = [e for e in events if e.kind == "site_switched_over"]
+    for d in drills:
+        assert d.semester == "2025-S2" and d.trigger == "manual" and d.plan_id is None
+        assert (d.from_site, d.target_site) == (settings.site, "backup") and d.started_by_name == "superviseur"
+        assert cal.is_open(d.started_at) and d.started_at < d.ended_at
+        assert [c["name"] for c in d.checks] == ["switchover", "call", "mail", "chat", "failback"]
+        assert d.status == ("passed" if all(c["ok"] for c in d.checks) else "failed")
+        out, back = [s for s in switches if s.drill_id == d.id]
+        assert (out.from_site, out.to_site, back.from_site, back.to_site) == ("primary", "backup", "backup", "primary")
+        assert out.kind == back.kind == "drill" and back.epoch == out.epoch + 1
+        assert out.reason == f"exercice de bascule n°{d.id} (aller)" and back.reason.endswith("(retour)")
+        assert d.started_at < out.detected_at < out.completed_at < back.detected_at < back.completed_at < d.ended_at
+        facts = [e for e in switched if e.data["reason"] in (out.reason, back.reason)]
+        assert [(e.site, e.occurred_at, e.data["epoch"]) for e in facts] == [
+            ("backup", out.completed_at, out.epoch), ("primary", back.completed_at, back.epoch)]
+        fact = done[d.id]
+        assert fact.occurred_at == d.ended_at and fact.site == settings.site
+        assert fact.data["ok"] == (d.status == "passed") and fact.data["started_at"] == d.started_at.isoformat()
+        assert fact.data["checks"] == {c["name"]: c["ok"] for c in d.checks}
+        # while the other site is active, it journals the probes
+        during = [e for e in events
+                  if e.kind == "probe_result" and out.detected_at <= e.occurred_at < back.completed_at]
+        assert {e.site for e in during} <= {"backup"} and any(e.occurred_at == out.completed_at for e in during)
+    # the failover module's own T3-IQ03 reads them as its drills
+    container = build_container(settings)
+    try:
+        async with container.session_factory() as s:
+            result = await failover_indicators.drills(s, "2025-S2", zone=cal.hours.zone, default_expected=2)
+    finally:
+        await container.close()
+    assert result.done == sum(d.status == "passed" for d in drills) >= 1
+
+
+async def test_survey_answers_are_written_as_the_chat_gateway_writes_them(db_url, tmp_path):
+    summary = await _generate(db_url, tmp_path)
+    tickets = {t.id: t for t in await _rows(db_url, Ticket, Ticket.id)}
+    invitations = {i.ticket_id: i for i in await _rows(db_url, SatisfactionInvitation, SatisfactionInvitation.id)}
+    answers = await _rows(db_url, SatisfactionAnswer, SatisfactionAnswer.ticket_id)
+    facts = {e.ticket_id: e for e in await _rows(db_url, JournalEvent, JournalEvent.id) if e.kind == "survey_answered"}
+    assert len(answers) == len(invitations) == len(facts) == sum(sum(m.surveys.values()) for m in summary.months)
+    for a in answers:
+        t, inv, fact = tickets[a.ticket_id], invitations[a.ticket_id], facts[a.ticket_id]
+        assert a.rating in RATINGS and a.source == inv.source == ("chat" if t.channel == "chat" else "mail")
+        assert t.resolved_at is not None and inv.created_at <= a.answered_at and len(inv.token_hash) == 64
+        assert fact.occurred_at == a.answered_at and fact.data == {"rating": a.rating, "source": a.source}
+        assert (fact.channel, fact.queue, fact.operator_id) == (t.channel, t.audience_code, None)
+    resolved = sum(1 for t in tickets.values() if t.resolved_at is not None)
+    assert 0.12 < len(answers) / resolved < 0.30  # scaled with the tickets
+    ratings = Counter(a.rating for a in answers)
+    assert 0.70 < ratings["tres_satisfait"] / len(answers) < 0.95
+    assert 0.04 < ratings["satisfait"] / len(answers) < 0.22
+    assert ratings["insatisfait"] / len(answers) < 0.08
+    assert any(a.comment for a in answers) and any(not a.comment for a in answers)
 
 
 async def test_references_are_unique_and_the_real_service_continues_them(db_url, tmp_path):
@@ -353,3 +486,5 @@ def test_bulk_rows_cover_every_column_of_the_models():
     assert set(g._EVENT_COLS) == columns(JournalEvent) - {"id"}
     assert set(g._HISTORY_COLS) == columns(TicketHistory) - {"id"}
     assert set(g._REQUESTER_COLS) == columns(Requester)
+    assert set(g._INVITATION_COLS) == columns(SatisfactionInvitation) - {"id"}
+    assert set(g._ANSWER_COLS) == columns(SatisfactionAnswer)

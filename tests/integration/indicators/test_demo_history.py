@@ -1,6 +1,9 @@
 """The indicators on 13 months of synthetic history (``demo.generator``, scale 0.5), on
 SQLite and PostgreSQL: figures in the ranges the generator targets, equal to the
-generator's own count where it keeps one, identical from one run to the next; the monthly
+generator's own count where it keeps one, identical from one run to the next and on both
+databases; availability, opening on time, drills and satisfaction (T1-IQ01/02, T3-IQ03,
+T8-IQ01) from the service's records the generator writes, with the one month of long
+outage under target and its quality-incentive run; the monthly
 report's XLSX opened with openpyxl, where a pivot-style sum gives the indicator back; the
 Word and PowerPoint reports converted by LibreOffice (headless) to PDF and PNG pages.
 
@@ -15,7 +18,7 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -36,10 +39,18 @@ SEED = 2026
 
 # What demo.profile targets, with room for the noise of half-scale months.
 RANGES = {
+    "T1-IQ01": (0.975, 1.0), "T1-IQ02": (0.95, 1.0),
     "T2-IQ01": (0.70, 0.95), "T2-IQ02": (0.02, 0.13), "T2-IQ03": (0.85, 0.98), "T2-IQ04": (0.80, 1.0),
     "T2-IQ05": (0.70, 1.0), "T2-IQ06": (0.70, 1.0), "T2-IQ07": (0.78, 0.95), "T2-IQ08": (0.88, 1.0),
-    "T2-IQ09": (0.70, 1.0), "T2-IQ10": (0.82, 0.98),
+    "T2-IQ09": (0.70, 1.0), "T2-IQ10": (0.82, 0.98), "T8-IQ01": (0.70, 0.97),
 }
+#: The month of the long outage for this seed (``demo.profile.major_outage``): the only one
+#: under 99 % of availability, one month of quality-incentive run.
+OUTAGE_MONTH = "2026-03"
+#: Drills expected a semester: the failover module's default (the demo runs as many).
+DRILLS = 2
+#: The indicators' points per backend, compared once both are computed.
+_POINTS: dict[str, dict] = {}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -97,13 +108,59 @@ def test_figures_are_realistic_stable_and_match_the_generator(history):
         op = dash.operational[key]
         assert op.tickets + op.duplicates == st.tickets
         assert 0.72 <= op.by_channel["phone"] / op.tickets <= 0.92
-        for iid in ("T1-IQ01", "T1-IQ02", "T3-IQ01", "T3-IQ03", "T4-IQ02", "T8-IQ01"):
+        for iid in ("T3-IQ01", "T4-IQ02"):
             assert dash.point(iid, key).status == "no_data"
     volumes = [dash.operational[k].tickets for k in dash.shown]
     assert 0.8 * 1136 * SCALE <= sum(volumes) / len(volumes) <= 1.2 * 1136 * SCALE
     pk = dash.package["2026-10"]
     assert pk.months_elapsed == 10 and pk.consumed == sum(dash.operational[f"2026-{m:02d}"].tickets
                                                          for m in range(1, 11))
+    _POINTS[backend] = {iid: [dash.point(iid, k).to_json() for k in dash.shown] for iid in dash.points}
+    if len(_POINTS) == 2:  # the same seed gives the same figures on both databases
+        assert _POINTS["sqlite"] == _POINTS["postgresql"]
+
+
+def test_service_records_give_availability_openings_drills_and_satisfaction(history):
+    backend, settings, summary, _ = history
+    dash = asyncio.run(_dashboard(settings))
+    stats = {s.month: s for s in summary.months}
+    done: dict[str, int] = defaultdict(int)  # drills passed in the semester so far
+    for key in dash.shown:
+        st, sv = stats[key], stats[key].service
+        # T1-IQ01: the probes the generator wrote, down only during its outages
+        av = dash.point("T1-IQ01", key)
+        assert (av.details["probes"], av.details["failed_probes"]) == (sv.probes, sv.failed_probes), key
+        assert av.details["down_minutes"] == pytest.approx(sv.down_seconds / 60, abs=0.051), key
+        assert (av.status, av.run) == (("missed", 1) if key == OUTAGE_MONTH else ("met", 0)), (key, av.value)
+        # T1-IQ02: every opening and closing journaled, rarely beyond the tolerance
+        op = dash.point("T1-IQ02", key)
+        assert (op.numerator, op.denominator) == (sv.boundaries - sv.late_boundaries, sv.boundaries), key
+        # T3-IQ03: the semester's drills so far, over the expected number
+        semester = f"{key[:4]}-S{1 if int(key[5:]) <= 6 else 2}"
+        done[semester] += sv.drills_ok
+        d = dash.point("T3-IQ03", key)
+        assert (d.numerator, d.denominator) == (done[semester], DRILLS), key
+        complete = key[5:] in ("06", "12")
+        assert d.status == ("met" if done[semester] >= DRILLS else "missed" if complete else "in_progress"), key
+        if complete:  # every semester of this history did its drills (one after a failed run)
+            assert d.status == "met", key
+        # T8-IQ01: survey answers in the month's range (counted in the month answered)
+        sat = dash.point("T8-IQ01", key)
+        assert sat.denominator == sat.details["very_satisfied"] + sat.details["satisfied"] + sat.details[
+            "unsatisfied"] > 30, key
+    assert sum(stats[k].service.late_boundaries for k in dash.shown) <= 3
+    assert sum(stats[k].service.drills for k in dash.shown) > sum(stats[k].service.drills_ok for k in dash.shown)
+    # the survey over the 13 months: every answer generated is counted, in the designed shares
+    answers = Counter()
+    for k in dash.shown:
+        p = dash.point("T8-IQ01", k)
+        answers.update({r: p.details[r] for r in ("very_satisfied", "satisfied", "unsatisfied")})
+    total = sum(answers.values())
+    assert total == sum(sum(st.surveys.values()) for st in summary.months)
+    assert 0.80 <= answers["very_satisfied"] / total <= 0.88
+    assert 0.10 <= answers["satisfied"] / total <= 0.16
+    assert answers["unsatisfied"] / total <= 0.05
+    assert 0.15 <= total / sum(st.tickets for st in summary.months) <= 0.25
 
 
 async def _report(settings, out: Path):
