@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -110,6 +110,75 @@ async def excluded_request_types(conn: AsyncConnection) -> list[int]:
 
 
 # -----------------------------------------------------------------------------------------
+# the switchover drills' own contacts: left out of every indicator
+# -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DrillTraffic:
+    """The test call, mail and chat of each switchover drill (recorded on the drill by the
+    failover module): real contacts through the service, kept in the journal and shown in
+    the exports, but not users' requests, so no indicator, volume or package count has them."""
+
+    call_ids: frozenset[str] = frozenset()
+    ticket_ids: frozenset[int] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.call_ids or self.ticket_ids)
+
+    def facts(self) -> ColumnElement:
+        """The journal facts of these contacts."""
+        conds = []
+        if self.call_ids:
+            conds.append(E.c.call_id.in_(sorted(self.call_ids)))
+        if self.ticket_ids:
+            conds.append(E.c.ticket_id.in_(sorted(self.ticket_ids)))
+        return or_(*conds) if conds else false()
+
+    def kept(self, t: Any) -> ColumnElement:
+        """Tickets that are not drill contacts (a few ids: cheap on a ticket scan)."""
+        return t.c.id.not_in(sorted(self.ticket_ids)) if self.ticket_ids else true()
+
+
+async def drill_traffic(conn: AsyncConnection) -> DrillTraffic:
+    try:
+        from failover import models as fm
+    except ImportError:  # pragma: no cover - the failover package is part of the product
+        return DrillTraffic()
+    calls: set[str] = set()
+    references: set[str] = set()
+    for (checks,) in await conn.execute(select(fm.Drill.__table__.c.checks)):
+        for step in checks or []:
+            if isinstance(step, dict):
+                if step.get("call_id"):
+                    calls.add(str(step["call_id"]))
+                if step.get("ticket"):
+                    references.add(str(step["ticket"]))
+    ids: set[int] = set()
+    for chunk in [sorted(references)[i:i + 500] for i in range(0, len(references), 500)]:
+        ids.update(await conn.scalars(select(T.c.id).where(T.c.reference.in_(chunk))))
+    if calls:  # the test call's ticket, when the drill recorded only the call
+        ids.update(i for i in await conn.scalars(select(C.c.ticket_id).where(C.c.id.in_(sorted(calls)))) if i)
+    return DrillTraffic(frozenset(calls), frozenset(ids))
+
+
+def _minus(counts: dict[int, Any], test: dict[int, Any]) -> dict[int, Any]:
+    """``counts`` less ``test``, field by field, per period (dataclasses of numbers)."""
+    out = dict(counts)
+    for i, t in test.items():
+        c = out.get(i)
+        if c is None:
+            continue
+        values = {f.name: getattr(c, f.name) - getattr(t, f.name) for f in fields(c)}
+        left = type(c)(**values)
+        if any(values.values()):
+            out[i] = left
+        else:
+            del out[i]
+    return out
+
+
+# -----------------------------------------------------------------------------------------
 # calls, chats, mails received (journal): T2-IQ01, 02, 03 and the contact volumes
 # -----------------------------------------------------------------------------------------
 
@@ -161,10 +230,17 @@ def _number(conn: AsyncConnection, kind: ColumnElement) -> ColumnElement:
     return cast(func.json_extract(E.c.data, literal("$.") + key), Float)
 
 
-async def contacts(conn: AsyncConnection, p: Periods, s: IndicatorSettings) -> dict[int, PhoneCounts]:
+async def contacts(conn: AsyncConnection, p: Periods, s: IndicatorSettings,
+                   traffic: DrillTraffic = DrillTraffic()) -> dict[int, PhoneCounts]:
     if per_period_queries(conn):
-        return await _contacts_by_range(conn, p, s)
-    return await _contacts_grouped(conn, p, s)
+        counts = await _contacts_by_range(conn, p, s)
+    else:
+        counts = await _contacts_grouped(conn, p, s)
+    if traffic:
+        # The drills' few facts counted apart and taken off: the main scans stay as they
+        # are (index-only on SQLite), whatever the number of drills.
+        counts = _minus(counts, await _contacts_grouped(conn, p, s, only=traffic.facts()))
+    return counts
 
 
 async def _contacts_by_range(conn: AsyncConnection, p: Periods, s: IndicatorSettings) -> dict[int, PhoneCounts]:
@@ -217,7 +293,8 @@ async def _contacts_by_range(conn: AsyncConnection, p: Periods, s: IndicatorSett
     return out
 
 
-async def _contacts_grouped(conn: AsyncConnection, p: Periods, s: IndicatorSettings) -> dict[int, PhoneCounts]:
+async def _contacts_grouped(conn: AsyncConnection, p: Periods, s: IndicatorSettings,
+                            only: ColumnElement | None = None) -> dict[int, PhoneCounts]:
     """PostgreSQL: one pass over the contact facts of the periods, grouped by period and kind
     only (the flags the indicators need are conditional sums), so that the planner sees a
     few hundred groups and aggregates in a hash table, in parallel workers."""
@@ -237,7 +314,8 @@ async def _contacts_grouped(conn: AsyncConnection, p: Periods, s: IndicatorSetti
                         if s.short_abandon_seconds > 0 else false()).label("short"),
                count_if(and_(is_lost, reason == "callback_requested")).label("callback"),
                count_if(and_(is_lost, reason == "hung_up_in_ivr")).label("ivr"))
-        .where(kind.in_([k.value for k in _CALL_KINDS]), p.within(E.c.occurred_at))
+        .where(kind.in_([k.value for k in _CALL_KINDS]), p.within(E.c.occurred_at),
+               *([only] if only is not None else []))
         .group_by(bucket, kind)
     )
     out: dict[int, PhoneCounts] = defaultdict(PhoneCounts)
@@ -323,7 +401,7 @@ class RecoveryWindows:
 
 
 async def lost_calls(conn: AsyncConnection, p: Periods, s: IndicatorSettings,
-                     calendar: BusinessCalendar) -> list[LostCall]:
+                     calendar: BusinessCalendar, traffic: DrillTraffic = DrillTraffic()) -> list[LostCall]:
     """Every lost call of the periods with its recovery (one row per lost call: about 8 %
     of the calls). Recovered by a ``call_recovered`` fact about it (a successful callback,
     or the callback registry's own match) or by a later answered call of the same number
@@ -368,6 +446,8 @@ async def lost_calls(conn: AsyncConnection, p: Periods, s: IndicatorSettings,
     windows = RecoveryWindows(calendar, s.recovery_business_days)
     out = []
     for row in await conn.execute(q):
+        if row.call_id in traffic.call_ids:
+            continue  # a drill's test call
         lost_at = row.occurred_at
         end = windows.end(lost_at)
         anonymous = bool(row.anonymous)
@@ -432,7 +512,7 @@ def _excluded(t: Any, excluded_types: list[int]) -> ColumnElement:
 
 
 async def tickets_created(conn: AsyncConnection, p: Periods, s: IndicatorSettings,
-                          now: datetime) -> dict[int, TicketCounts]:
+                          now: datetime, traffic: DrillTraffic = DrillTraffic()) -> dict[int, TicketCounts]:
     t = T
     excluded = _excluded(t, await excluded_request_types(conn))
     kept = t.c.merged_into_id.is_(None)
@@ -460,7 +540,7 @@ async def tickets_created(conn: AsyncConnection, p: Periods, s: IndicatorSetting
             count_if(normal).label("normal"),
             count_if(and_(normal, handled_in_time)).label("normal_in_time"),
             count_if(and_(normal, pending)).label("normal_pending"),
-        ).where(where)
+        ).where(where, traffic.kept(t))
 
     fields = [f for f in TicketCounts.__dataclass_fields__]
     return {i: TicketCounts(**{f: int(getattr(r, f) or 0) for f in fields})
@@ -475,7 +555,8 @@ class ResolutionCounts:
     by_n3: int = 0
 
 
-async def tickets_resolved(conn: AsyncConnection, p: Periods) -> dict[int, ResolutionCounts]:
+async def tickets_resolved(conn: AsyncConnection, p: Periods,
+                           traffic: DrillTraffic = DrillTraffic()) -> dict[int, ResolutionCounts]:
     t = T
     excluded = _excluded(t, await excluded_request_types(conn))
 
@@ -484,7 +565,7 @@ async def tickets_resolved(conn: AsyncConnection, p: Periods) -> dict[int, Resol
                       count_if(and_(~excluded, t.c.resolved_by_level == "N1")).label("by_n1"),
                       count_if(and_(~excluded, t.c.resolved_by_level == "N2")).label("by_n2"),
                       count_if(and_(~excluded, t.c.resolved_by_level == "N3")).label("by_n3"),
-                      ).where(t.c.resolved_at.is_not(None), where)
+                      ).where(t.c.resolved_at.is_not(None), where, traffic.kept(t))
 
     return {i: ResolutionCounts(int(r.resolved or 0), int(r.by_n1 or 0), int(r.by_n2 or 0), int(r.by_n3 or 0))
             for i, r in await by_period(conn, p, t.c.resolved_at, build) if r.resolved}
@@ -496,7 +577,8 @@ class EscalationCounts:
     not_bounced: int = 0
 
 
-async def escalations(conn: AsyncConnection, p: Periods) -> dict[int, EscalationCounts]:
+async def escalations(conn: AsyncConnection, p: Periods,
+                      traffic: DrillTraffic = DrillTraffic()) -> dict[int, EscalationCounts]:
     """Tickets by the month of their first escalation to N2."""
     first = (
         select(E.c.ticket_id.label("ticket_id"), func.min(E.c.occurred_at).label("first_at"))
@@ -510,6 +592,7 @@ async def escalations(conn: AsyncConnection, p: Periods) -> dict[int, Escalation
         select(bucket, func.count().label("escalated"),
                count_if(T.c.escalation_bounced == false()).label("not_bounced"))
         .select_from(first.join(T, T.c.id == first.c.ticket_id))
+        .where(traffic.kept(T))
         .group_by(bucket)
     )
     return {int(r["p"]): EscalationCounts(int(r["escalated"]), int(r["not_bounced"]))
@@ -789,7 +872,7 @@ class VolumeRow:
     tickets: int
 
 
-async def volumes(conn: AsyncConnection, p: Periods) -> list[VolumeRow]:
+async def volumes(conn: AsyncConnection, p: Periods, traffic: DrillTraffic = DrillTraffic()) -> list[VolumeRow]:
     """Tickets created per period × channel × audience × application × request type: a
     GROUP BY of a few thousand rows at most, aggregated further in Python (the catalogue's
     codes are looked up afterwards, no join)."""
@@ -799,7 +882,7 @@ async def volumes(conn: AsyncConnection, p: Periods) -> list[VolumeRow]:
     def build(where: ColumnElement) -> Any:
         return (select(T.c.channel, T.c.audience_code, T.c.application_id, T.c.request_type_id, dup,
                        func.count().label("n"))
-                .where(where)
+                .where(where, traffic.kept(T))
                 .group_by(T.c.channel, T.c.audience_code, T.c.application_id, T.c.request_type_id, dup))
 
     apps = {r.id: r.code for r in await conn.execute(select(app.c.id, app.c.code))}

@@ -169,9 +169,11 @@ def operational_sheet(dash: Dashboard) -> Sheet:
 
 
 async def ticket_sheets(conn: AsyncConnection, month: Periods, s: IndicatorSettings, calendar: BusinessCalendar,
-                        now: datetime) -> tuple[Sheet, Sheet]:
+                        now: datetime, traffic: q.DrillTraffic = q.DrillTraffic()) -> tuple[Sheet, Sheet]:
     """One row per ticket created in the month, and one per mail (a mail is a ticket of the
-    mail channel), with the 0/1 columns of T2-IQ05, 07, 08, 09 and 10."""
+    mail channel), with the 0/1 columns of T2-IQ05, 07, 08, 09 and 10. A switchover drill's
+    test ticket is listed, flagged, with every indicator column at 0 (the indicators leave
+    it out)."""
     zone = calendar.hours.zone
     app, aud, rt = Application.__table__, Audience.__table__, RequestType.__table__
     q_ = (
@@ -203,7 +205,7 @@ async def ticket_sheets(conn: AsyncConnection, month: Periods, s: IndicatorSetti
             Column("T2-IQ08 numérateur", "flag", 10), Column("T2-IQ08 dénominateur", "flag", 10),
             Column("T2-IQ09 numérateur", "flag", 10), Column("T2-IQ09 dénominateur", "flag", 10),
             Column("T2-IQ10 numérateur (résolu ce mois)", "flag", 12),
-            Column("T2-IQ10 dénominateur (résolu ce mois)", "flag", 12)]
+            Column("T2-IQ10 dénominateur (résolu ce mois)", "flag", 12), Column("Exercice de bascule", "flag", 10)]
     mail_cols = [Column("Référence", width=16), Column("Mois de réception", width=9), Column("Public", width=14),
                  Column("Type de demande", width=36), Column("Reçu le", "datetime", 17),
                  Column("Reçu hors heures d'ouverture", "flag", 10),
@@ -211,10 +213,12 @@ async def ticket_sheets(conn: AsyncConnection, month: Periods, s: IndicatorSetti
                  Column("Délai de prise en charge (heures ouvrées)", "float", 14),
                  Column("Pris en charge à temps", "flag", 10), Column("En attente", "flag", 10),
                  Column("Doublon fusionné", "flag", 10), Column("T2-IQ05 numérateur", "flag", 10),
-                 Column("T2-IQ05 dénominateur", "flag", 10)]
+                 Column("T2-IQ05 dénominateur", "flag", 10), Column("Exercice de bascule", "flag", 10)]
     tickets, mails = [], []
     for r in rows:
         key = month.keys[month.index_of(r.created_at) or 0]
+        drill = r.id in traffic.ticket_ids
+        n = 0 if drill else 1  # a drill's ticket counts in no indicator
         merged = r.merged_into_id is not None
         excluded = merged or bool(r.rt_excluded)
         fcr = r.resolved_by_level == "N1" and not r.escalated and r.contacts == 1
@@ -233,10 +237,10 @@ async def ticket_sheets(conn: AsyncConnection, month: Periods, s: IndicatorSetti
             _local(r.taken_in_charge_at, zone), _local(r.handled_at, zone), _local(r.handling_due_at, zone),
             _local(r.resolved_at, zone), r.resolved_by_level or "", _local(r.closed_at, zone),
             _flag(r.escalated), _flag(r.escalation_bounced), r.contacts, refs.get(r.merged_into_id, ""),
-            _flag(not excluded), _flag(not excluded and fcr), _flag(not excluded),
-            _flag(critical and in_time), _flag(critical and not pending),
-            _flag(normal and in_time), _flag(normal and not pending),
-            _flag(resolved_here and r.resolved_by_level == "N1"), _flag(resolved_here),
+            _flag(not excluded), n * _flag(not excluded and fcr), n * _flag(not excluded),
+            n * _flag(critical and in_time), n * _flag(critical and not pending),
+            n * _flag(normal and in_time), n * _flag(normal and not pending),
+            n * _flag(resolved_here and r.resolved_by_level == "N1"), n * _flag(resolved_here), _flag(drill),
         ))
         if r.channel == "mail":
             taken_in_time = r.taken_in_charge_at is not None and r.taken_in_charge_at <= r.taken_in_charge_due_at
@@ -248,19 +252,20 @@ async def ticket_sheets(conn: AsyncConnection, month: Periods, s: IndicatorSetti
                 r.reference, key, r.aud or "", r.rtype or "", _local(r.created_at, zone),
                 _flag(not calendar.is_open(r.created_at)), _local(r.taken_in_charge_due_at, zone),
                 _local(r.taken_in_charge_at, zone), delay, _flag(taken_in_time), _flag(mail_pending), _flag(merged),
-                _flag(taken_in_time), _flag(not mail_pending),
+                n * _flag(taken_in_time), n * _flag(not mail_pending), _flag(drill),
             ))
     return (Sheet("Tickets", "Tickets créés dans le mois", cols, tickets, "Tickets"),
             Sheet("Mails", "Mails reçus dans le mois", mail_cols, mails, "Mails"))
 
 
-async def resolved_elsewhere(conn: AsyncConnection, month: Periods, zone: Any) -> Sheet:
+async def resolved_elsewhere(conn: AsyncConnection, month: Periods, zone: Any,
+                             traffic: q.DrillTraffic = q.DrillTraffic()) -> Sheet:
     """Tickets resolved in the month but created before it: with the month's creations
     they make T2-IQ10's rows complete."""
     excluded = q._excluded(T, await q.excluded_request_types(conn))
     rows = await conn.execute(
         select(T.c.reference, T.c.created_at, T.c.resolved_at, T.c.resolved_by_level)
-        .where(month.within(T.c.resolved_at), T.c.created_at < month.start, ~excluded)
+        .where(month.within(T.c.resolved_at), T.c.created_at < month.start, ~excluded, traffic.kept(T))
         .order_by(T.c.resolved_at))
     cols = [Column("Référence", width=16), Column("Créé le", "datetime", 17), Column("Résolu le", "datetime", 17),
             Column("Résolu par", width=8), Column("T2-IQ10 numérateur (résolu ce mois)", "flag", 12),
@@ -271,7 +276,7 @@ async def resolved_elsewhere(conn: AsyncConnection, month: Periods, zone: Any) -
 
 
 async def call_sheet(conn: AsyncConnection, month: Periods, s: IndicatorSettings, calendar: BusinessCalendar,
-                     now: datetime) -> Sheet:
+                     now: datetime, traffic: q.DrillTraffic = q.DrillTraffic()) -> Sheet:
     """One row per call with a fact in the month, built from the journal's facts (as the
     indicators are), with the caller's anonymity, operator and ticket from the calls table."""
     zone = calendar.hours.zone
@@ -321,7 +326,8 @@ async def call_sheet(conn: AsyncConnection, month: Periods, s: IndicatorSettings
             Column("T2-IQ01 numérateur", "flag", 10), Column("T2-IQ01 dénominateur", "flag", 10),
             Column("T2-IQ02 numérateur", "flag", 10), Column("T2-IQ02 dénominateur", "flag", 10),
             Column("T2-IQ03 numérateur", "flag", 10), Column("T2-IQ03 dénominateur", "flag", 10),
-            Column("T2-IQ04 numérateur", "flag", 10), Column("T2-IQ04 dénominateur", "flag", 10)]
+            Column("T2-IQ04 numérateur", "flag", 10), Column("T2-IQ04 dénominateur", "flag", 10),
+            Column("Exercice de bascule", "flag", 10)]
     out = []
     short_t = s.short_abandon_seconds
     for r in await conn.execute(q_):
@@ -349,21 +355,24 @@ async def call_sheet(conn: AsyncConnection, month: Periods, s: IndicatorSettings
         anchor = _aware(r.received_at or r.outside_at or r.presented_at or r.answered_at or r.abandoned_at
                         or r.lost_at)
         idx = month.index_of(anchor) if anchor is not None else None
+        drill = r.call_id in traffic.call_ids
+        n = 0 if drill else 1  # a drill's test call counts in no indicator
         out.append((
             r.call_id, month.keys[idx or 0], r.queue or "", received, _flag(r.outside_at is not None),
             ts(r.presented_at), ts(r.answered_at), outcome, None if wait is None else round(float(wait), 3),
             _flag(short), r.lost_reason or "", _flag(bool(r.anonymous)), r.talk, r.operator_id, r.reference or "",
             _local(lc.recovered_at, zone) if lc else None, _local(lc.window_end, zone) if lc else None,
-            _flag(answered and (r.answer_wait or 0.0) < s.pickup_seconds), _flag(presented),
-            _flag(abandoned or (cb and s.callback_requested_is_abandoned)), _flag(presented),
-            _flag(answered), _flag(r.received_at is not None and not short),
-            _flag(counted_lost and lc.recovered), _flag(counted_lost),
+            n * _flag(answered and (r.answer_wait or 0.0) < s.pickup_seconds), n * _flag(presented),
+            n * _flag(abandoned or (cb and s.callback_requested_is_abandoned)), n * _flag(presented),
+            n * _flag(answered), n * _flag(r.received_at is not None and not short),
+            n * _flag(counted_lost and lc.recovered), n * _flag(counted_lost), _flag(drill),
         ))
     out.sort(key=lambda row: (row[3] or datetime.min, row[0]))
     return Sheet("Appels", "Appels du mois (faits du journal)", cols, out, "Appels")
 
 
-async def chat_sheet(conn: AsyncConnection, month: Periods, zone: Any) -> Sheet:
+async def chat_sheet(conn: AsyncConnection, month: Periods, zone: Any,
+                     traffic: q.DrillTraffic = q.DrillTraffic()) -> Sheet:
     kind = E.c.kind
     chat_id = E.c.data["chat_id"].as_string()
     wait = E.c.data["wait_seconds"].as_float()
@@ -385,14 +394,16 @@ async def chat_sheet(conn: AsyncConnection, month: Periods, zone: Any) -> Sheet:
         facts.outerjoin(T, T.c.id == facts.c.ticket_id)).order_by(facts.c.started))
     cols = [Column("Conversation", width=26), Column("File (public)", width=14), Column("Commencée le", "datetime", 17),
             Column("Prise le", "datetime", 17), Column("Attente (s)", "float", 10), Column("Durée (s)", "float", 10),
-            Column("Opérateur (identifiant)", "int", 10), Column("Ticket", width=16), Column("Chats", "int", 8)]
+            Column("Opérateur (identifiant)", "int", 10), Column("Ticket", width=16), Column("Chats", "int", 8),
+            Column("Exercice de bascule", "flag", 10)]
 
     def ts(value: Any) -> datetime | None:
         return _local(value, zone)
 
     return Sheet("Chats", "Conversations de chat du mois", cols, [
         (r.chat_id, r.queue or "", ts(r.started), ts(r.answered), r.wait, r.duration, r.operator_id,
-         r.reference or "", 1) for r in rows], "Chats")
+         r.reference or "", 0 if r.ticket_id in traffic.ticket_ids else 1, _flag(r.ticket_id in traffic.ticket_ids))
+        for r in rows], "Chats")
 
 
 def escalation_sheet(items: Iterable[q.OpenEscalation], zone: Any, hours: dict[int, float]) -> Sheet:

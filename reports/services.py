@@ -298,10 +298,11 @@ class ReportService:
         calendar = await ind.calendar()
         now = self.container.clock()
         async with self.container.engine.connect() as conn:
-            tickets, mails = await exports.ticket_sheets(conn, per, ind.settings, calendar, now)
-            resolved = await exports.resolved_elsewhere(conn, per, self.zone)
-            calls = await exports.call_sheet(conn, per, ind.settings, calendar, now)
-            chats = await exports.chat_sheet(conn, per, self.zone)
+            traffic = await q.drill_traffic(conn)
+            tickets, mails = await exports.ticket_sheets(conn, per, ind.settings, calendar, now, traffic)
+            resolved = await exports.resolved_elsewhere(conn, per, self.zone, traffic)
+            calls = await exports.call_sheet(conn, per, ind.settings, calendar, now, traffic)
+            chats = await exports.chat_sheet(conn, per, self.zone, traffic)
         return [exports.indicator_sheet(dash), tickets, resolved, calls, mails, chats,
                 exports.escalation_sheet(facts.escalations, self.zone, facts.escalation_hours),
                 exports.volume_sheet(dash), exports.operational_sheet(dash)]

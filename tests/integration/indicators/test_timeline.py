@@ -6,7 +6,7 @@ flat exports whose pivot sums give the indicators back."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from fractions import Fraction
 
 import pytest
@@ -16,6 +16,9 @@ from indicators.settings import IndicatorSettings
 from reports.services import ReportService
 from reports.settings import ReportSettings
 from tests.integration.indicators import timeline as tl
+from ticket_core import journal
+from ticket_core.journal import EventKind as K
+from ticket_core.journal import Fact
 
 
 def _service(container, settings: IndicatorSettings = tl.SETTINGS) -> IndicatorService:
@@ -166,3 +169,64 @@ async def test_exports_pivot_back_to_the_indicators(built):
     april = [r for r in ind.rows if r[3] == "2026-04" and r[0] == "T2-IQ01"][0]
     assert april[4:7] == (4, 12, pytest.approx(1 / 3))
     assert [(r[1], r[2]) for r in sheets["Escalades"].rows] == [("escaladé N3", "N3")]
+
+
+async def test_a_drills_test_contacts_count_in_no_indicator_but_stay_in_the_exports(built):
+    """A switchover drill calls, mails and chats through the service (failover/); those
+    contacts are recorded on the drill and left out of every indicator, volume and the
+    package. Without the drill's record they would count: the figures below move."""
+    from failover.models import Drill
+    from ticket_core.services import SYSTEM
+
+    container, clock, _ = built
+    when = tl.at("2026-04-15", "12:00:00")
+    async with container.session_factory() as session:
+        # the test call, answered after 50 s (late: it would lower T2-IQ01)
+        await tl.write_call(session, tl.CallSpec("x-drill", when, "+33999999999", wait=50))
+        await session.commit()
+    made = {}
+    for name, channel, minutes in (("call", "phone", 2), ("mail", "mail", 3), ("chat", "chat", 4)):
+        clock.now = when + timedelta(minutes=minutes)
+        async with container.session_factory() as session:
+            svc = await container.tickets(session)
+            t = await svc.create_ticket(channel=channel, actor=SYSTEM, audience="citoyen", received_at=clock.now,
+                                        subject=f"Exercice de bascule : {name}")
+            kind = {"mail": K.MAIL_RECEIVED, "chat": K.CHAT_STARTED}.get(channel)
+            if kind is not None:
+                journal.append(session, Fact(kind=kind, occurred_at=clock.now, channel=channel, ticket_id=t.id,
+                                             queue="citoyen", data={"source": "drill", "chat_id": "drill-chat"}),
+                               site="primary")
+            await session.commit()
+            made[name] = t.reference
+    clock.now = tl.NOW
+    before = await _service(container).dashboard((2026, 4), 13)
+    assert (before.point("T2-IQ01", "2026-04").numerator, before.point("T2-IQ01", "2026-04").denominator) == (4, 13)
+    assert before.point("T2-IQ05", "2026-04").denominator == 6 and before.operational["2026-04"].tickets == 16
+    async with container.session_factory() as session:
+        session.add(Drill(semester="2026-S1", trigger="manual", started_by_name="superviseur", from_site="primary",
+                          target_site="backup", started_at=when, ended_at=when + timedelta(minutes=6),
+                          status="passed", checks=[
+                              {"name": "call", "ok": True, "ticket": made["call"], "call_id": "x-drill"},
+                              {"name": "mail", "ok": True, "ticket": made["mail"], "call_id": None},
+                              {"name": "chat", "ok": True, "ticket": made["chat"], "call_id": None}]))
+        await session.commit()
+    dash = await _service(container).dashboard((2026, 4), 13)
+    for iid, (num, den, status) in tl.EXPECTED.items():
+        p = dash.point(iid, "2026-04")
+        assert (p.numerator, p.denominator, p.status) == (num, den, status), iid
+    op = dash.operational["2026-04"]
+    assert (op.tickets, op.by_channel, op.calls_received) == (13, {"chat": 1, "mail": 5, "phone": 7}, 14)
+    assert dash.package["2026-04"].consumed == 13
+    # the exports list them, flagged, with every indicator column at 0: the pivots still hold
+    reports = ReportService(container, ReportSettings(schedule=False), _service(container))
+    facts = await reports.month_facts((2026, 4))
+    sheets = {s.name: s for s in await reports.month_sheets((2026, 4), dash, facts)}
+    calls_sheet, tickets_sheet = sheets["Appels"], sheets["Tickets"]
+    drill_col = calls_sheet.column_index("Exercice de bascule")
+    [x] = [r for r in calls_sheet.rows if r[0] == "x-drill"]
+    assert x[drill_col] == 1 and x[calls_sheet.column_index("T2-IQ01 dénominateur")] == 0
+    assert sum(r[calls_sheet.column_index("T2-IQ01 dénominateur")] for r in calls_sheet.rows) == 12
+    flagged = {r[0] for r in tickets_sheet.rows if r[tickets_sheet.column_index("Exercice de bascule")]}
+    assert flagged == set(made.values())
+    assert sum(r[tickets_sheet.column_index("T2-IQ07 dénominateur")] for r in tickets_sheet.rows) == 12
+    assert sum(r[sheets["Mails"].column_index("T2-IQ05 dénominateur")] for r in sheets["Mails"].rows) == 5
