@@ -28,7 +28,16 @@
 
   /* --- state ------------------------------------------------------------------------- */
 
+  var stateAt = 0;
+
   function renderState(s) {
+    // The state comes from the live stream and from the work fetch: a fetch answered late
+    // (computed before a newer live event) must not put an old state back on screen.
+    var at = s.at ? Date.parse(s.at) : NaN;
+    if (!isNaN(at)) {
+      if (at < stateAt) return;
+      stateAt = at;
+    }
     state = s;
     G.syncClock(s.at);
     var badge = $("etat");

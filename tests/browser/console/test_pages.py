@@ -6,6 +6,7 @@ read-only view. Screenshots of both pages are saved (and looked at)."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -345,3 +346,46 @@ async def test_given_ticket_form_then_escalation_needs_n2_fields_and_legal_follo
 @pytest.fixture
 def backend() -> str:
     return "sqlite"  # the browser tests need one database; the figures are tested on both
+
+
+async def test_given_a_slow_work_answer_then_the_console_keeps_the_newer_live_state(container, clock, browser):
+    """The console gets the operator's state from the live stream and from the work fetch;
+    a fetch answered after a newer live event must not put the older state back (the
+    operator would be stuck with disabled buttons)."""
+    clock.now = paris(10, 0)
+    async with container.session_factory() as s:
+        bob = await create_user(s, username="bob", password=PASSWORD, role="operator", sip_endpoint="bob")
+        await s.commit()
+    acd = await container.start_acd()
+    acd.acd.login(str(bob.id), clock.now)
+    await acd.flush()
+    async with served(container) as base:
+        context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="fr-FR",
+                                            timezone_id="Europe/Paris")
+        page = await context.new_page()
+
+        async def late_and_stale(route):
+            response = await route.fetch()
+            body = await response.json()
+            # held until the live stream has shown the current state, then answered with a
+            # state computed earlier (an older "at")
+            for _ in range(200):
+                if await page.locator("#etat").get_attribute("data-state") == "available":
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the live stream never showed the state")
+            body["state"] = {**body["state"], "state": "on_call", "call_id": "ancien-appel",
+                             "at": "2026-03-03T08:59:00+00:00"}
+            await route.fulfill(response=response, json=body)
+
+        await page.route("**/api/v1/console/operators/*/work", late_and_stale)
+        await page.goto(f"{base}/console/connexion?suite=/console")
+        await page.fill("#identifiant", "bob")
+        await page.fill("#mot-de-passe", PASSWORD)
+        async with page.expect_response(lambda r: r.url.endswith("/work")):
+            await page.click("button[type=submit]")
+        await page.wait_for_timeout(500)
+        await expect(page.locator("#etat")).to_have_attribute("data-state", "available")
+        await expect(page.locator("#btn-pause")).to_be_enabled()
+        await context.close()
