@@ -816,13 +816,6 @@ class SiteController:
             await session.commit()
 
 
-def site_is_active(container: Any) -> bool:
-    """Should this instance act as *the* contact center right now? True without the
-    failover module (one site); otherwise only on the site holding the lease. For
-    background jobs that must run on one site only (daily reports, outbox, IMAP polling)."""
-    return container.site_is_active()
-
-
 async def start(container: Any, settings: FailoverSettings | None = None) -> Callable[[], Awaitable[None]]:
     if not container.settings.failover:
         async def noop() -> None:

@@ -351,10 +351,9 @@ class DrillRunner:
                 await call.hangup()
 
     def _mail_settings(self) -> Any:
-        from guichet.settings import load_section
-        from mailgw.settings import MailSettings
+        from mailgw.runtime import gateway_settings
 
-        return load_section(MailSettings, "mail")
+        return gateway_settings(self.container)
 
     async def _mail(self, endpoints: dict[str, str]) -> Step:
         t0 = time.monotonic()

@@ -59,7 +59,9 @@ def _references(parent_refs: list[str], parent_id: str | None) -> list[str]:
 
 
 def build_message(settings: MailSettings, *, to: str, subject: str, body: str, now: datetime,
-                  in_reply_to: str | None, references: list[str], automatic: bool) -> EmailMessage:
+                  in_reply_to: str | None, references: list[str], automatic: bool | str) -> EmailMessage:
+    """``automatic``: True for an automatic answer ("auto-replied"), or the RFC 3834 value
+    itself ("auto-generated" for a report nobody asked by mail); False for a person's mail."""
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = _sender(settings)
     msg["To"] = to
@@ -73,7 +75,7 @@ def build_message(settings: MailSettings, *, to: str, subject: str, body: str, n
     if automatic:
         # RFC 3834: an automatic answer, never to be answered automatically; Exchange's
         # own header to the same effect.
-        msg["Auto-Submitted"] = "auto-replied"
+        msg["Auto-Submitted"] = automatic if isinstance(automatic, str) else "auto-replied"
         msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(body, charset="utf-8", cte="quoted-printable")
     return msg

@@ -68,6 +68,21 @@ class MailGateway:
             del self.container.extras["mail"]
 
 
+def gateway_settings(container: Any) -> MailSettings:
+    """The mail settings in force: the running gateway's, else those of the environment
+    (the portal on its own, the command line)."""
+    gateway = container.extras.get("mail")
+    return gateway.settings if gateway is not None else load_section(MailSettings, "mail")
+
+
+def wake_outbox(container: Any) -> None:
+    """Mails just committed to the outbox: send them now when the gateway runs in this
+    process (otherwise its sender finds them at its next round)."""
+    gateway = container.extras.get("mail")
+    if gateway is not None:
+        gateway.outbox.wake()
+
+
 async def start(container: Any, settings: MailSettings | None = None) -> Callable[[], Awaitable[None]]:
     settings = settings or load_section(MailSettings, "mail")
     gateway = await MailGateway(container, settings).start()

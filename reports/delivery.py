@@ -13,12 +13,13 @@ asked downloads them.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from email.message import EmailMessage
 from typing import Any
 
 from indicators.periods import day_label, month_label
 from mailgw.outbound import build_message, outbox_row
+from mailgw.runtime import gateway_settings, wake_outbox
 from mailgw.settings import MailSettings
 from reports.settings import ReportSettings
 
@@ -32,12 +33,9 @@ ATTACHED = {".docx": ("application", "vnd.openxmlformats-officedocument.wordproc
 
 def daily_message(ms: MailSettings, rs: ReportSettings, *, to: str, day: str, files: dict[str, bytes],
                   now: datetime) -> EmailMessage:
-    from datetime import date
-
     text = files[f"point-prod-{day}.txt"].decode("utf-8")
     msg = build_message(ms, to=to, subject=f"Point prod du {day_label(date.fromisoformat(day))}", body=text,
-                        now=now, in_reply_to=None, references=[], automatic=True)
-    msg.replace_header("Auto-Submitted", "auto-generated")  # a report, not an answer (RFC 3834)
+                        now=now, in_reply_to=None, references=[], automatic="auto-generated")
     html = files.get(f"point-prod-{day}.html")
     if html:
         msg.add_alternative(html.decode("utf-8"), subtype="html")
@@ -54,8 +52,7 @@ def monthly_message(ms: MailSettings, rs: ReportSettings, *, to: str, month: str
             + "\nLes indicateurs, leurs définitions et les exports sont aussi consultables à tout moment sur "
               "les pages /indicateurs et /rapports.\n\n" + f"{rs.contractor}\n")
     msg = build_message(ms, to=to, subject=f"Rapport mensuel d'activité — {label}", body=body, now=now,
-                        in_reply_to=None, references=[], automatic=True)
-    msg.replace_header("Auto-Submitted", "auto-generated")
+                        in_reply_to=None, references=[], automatic="auto-generated")
     for name in attached:
         maintype, subtype = ATTACHED[name[name.rfind("."):]]
         msg.add_attachment(files[name], maintype=maintype, subtype=subtype, filename=name)
@@ -65,13 +62,10 @@ def monthly_message(ms: MailSettings, rs: ReportSettings, *, to: str, month: str
 async def queue_report_mails(container: Any, rs: ReportSettings, *, kind: str, period: str,
                              files: dict[str, bytes]) -> int:
     """Queue the mails of a scheduled report in the outbox; how many were queued."""
-    from guichet.settings import load_section
-
     recipients = rs.daily_recipients if kind == "daily" else rs.monthly_recipients
     if not recipients:
         return 0
-    gateway = container.extras.get("mail")
-    ms: MailSettings = gateway.settings if gateway is not None else load_section(MailSettings, "mail")
+    ms = gateway_settings(container)
     now = container.clock()
     build = daily_message if kind == "daily" else monthly_message
     async with container.session_factory() as session:
@@ -82,7 +76,6 @@ async def queue_report_mails(container: Any, rs: ReportSettings, *, kind: str, p
             session.add(outbox_row(msg, kind=KIND_REPORT, ticket_id=None, to=to, envelope_from=ms.support_address,
                                    now=now, body=""))
         await session.commit()
-    if gateway is not None:
-        gateway.outbox.wake()
+    wake_outbox(container)
     log.info("%s %s: mailed to %s (outbox)", kind, period, ", ".join(recipients))
     return len(recipients)

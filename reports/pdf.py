@@ -40,7 +40,8 @@ class PdfConversionFailed(Exception):
 
 def find_soffice(configured: str = "") -> str:
     found = configured or shutil.which("soffice") or shutil.which("libreoffice")
-    if not found or not Path(found).exists() and not shutil.which(found):
+    runnable = bool(found) and (Path(found).is_file() or shutil.which(found) is not None)
+    if not runnable:
         raise PdfUnavailable("LibreOffice (soffice) is needed to make the validated PDF: install it "
                              "(scripts/system-deps does) or set GUICHET_REPORTS_SOFFICE")
     return found

@@ -250,14 +250,8 @@ class ReportService:
                                echo: Callable[[str], None] | None = None, report_id: int | None = None,
                                ) -> Generated | None:
         key = P.month_key(*month)
-        if report_id is None:
-            report_id = await self.claim("monthly", key, trigger, requested_by, schedule_key)
-            if report_id is None:
-                log.info("rapport mensuel %s : déjà pris en charge par une autre instance", key)
-                return None
-        label = f"rapport mensuel {key}"
-        progress = Progress(self, report_id, label, 9, echo)
-        try:
+
+        async def produce(progress: Progress) -> tuple[dict[str, bytes], dict[str, Any]]:
             ind = self.indicators
             dash = await progress.step("calcul des indicateurs sur 13 mois et l'année précédente",
                                        ind.dashboard(month, keep_raw=True, use_cache=False))
@@ -280,9 +274,29 @@ class ReportService:
                                                       indent=1).encode("utf-8"),
             }
             summary = self._summary(dash, facts, sheets)
-            await progress.step("enregistrement des fichiers", self._store(report_id, files, summary, out_dir))
-            log.info("%s : terminé en %.1f s (%s)", label, _time.perf_counter() - progress.t0,
+            await progress.step("enregistrement des fichiers", self._store(progress.report_id, files, summary, out_dir))
+            log.info("%s : terminé en %.1f s (%s)", progress.label, _time.perf_counter() - progress.t0,
                      ", ".join(f"{n} {len(b) // 1024} Kio" for n, b in files.items()))
+            return files, summary
+
+        return await self._generate("monthly", key, f"rapport mensuel {key}", 9, produce, trigger=trigger,
+                                    requested_by=requested_by, schedule_key=schedule_key, echo=echo,
+                                    report_id=report_id)
+
+    async def _generate(self, kind: str, key: str, label: str, steps: int,
+                        produce: Callable[[Progress], Awaitable[tuple[dict[str, bytes], dict[str, Any]]]], *,
+                        trigger: str, requested_by: str, schedule_key: str | None,
+                        echo: Callable[[str], None] | None, report_id: int | None) -> Generated | None:
+        """One generation: claimed first (unless the API claimed it already), made by
+        ``produce`` step by step, and a failure or a stop of the service written on its record."""
+        if report_id is None:
+            report_id = await self.claim(kind, key, trigger, requested_by, schedule_key)
+            if report_id is None:
+                log.info("%s : déjà pris en charge par une autre instance", label)
+                return None
+        progress = Progress(self, report_id, label, steps, echo)
+        try:
+            files, summary = await produce(progress)
             return Generated(report_id, files, summary)
         except asyncio.CancelledError:
             await self._interrupted(report_id, label)
@@ -388,14 +402,8 @@ class ReportService:
                              ) -> Generated | None:
         today = today or self.container.clock().astimezone(self.zone).date()
         key = today.isoformat()
-        if report_id is None:
-            report_id = await self.claim("daily", key, trigger, requested_by, schedule_key)
-            if report_id is None:
-                log.info("point prod %s : déjà pris en charge par une autre instance", key)
-                return None
-        label = f"point prod {key}"
-        progress = Progress(self, report_id, label, 3, echo)
-        try:
+
+        async def produce(progress: Progress) -> tuple[dict[str, bytes], dict[str, Any]]:
             data = await progress.step("indicateurs de la veille, du mois en cours et escalades en cours",
                                        self.daily_data(today))
 
@@ -409,15 +417,12 @@ class ReportService:
             summary = {"day": key, "from": data.first.isoformat(), "to": data.last.isoformat(),
                        "missed": [i for i, p in data.points.items() if p.status == "missed"],
                        "escalations_in_progress": len(data.escalations)}
-            await progress.step("enregistrement", self._store(report_id, files, summary, out_dir))
-            return Generated(report_id, files, summary)
-        except asyncio.CancelledError:
-            await self._interrupted(report_id, label)
-            raise
-        except Exception as exc:
-            log.exception("%s : échec", label)
-            await self._close(report_id, error=f"{type(exc).__name__}: {exc}")
-            raise
+            await progress.step("enregistrement", self._store(progress.report_id, files, summary, out_dir))
+            return files, summary
+
+        return await self._generate("daily", key, f"point prod {key}", 3, produce, trigger=trigger,
+                                    requested_by=requested_by, schedule_key=schedule_key, echo=echo,
+                                    report_id=report_id)
 
     async def daily_data(self, today: date) -> daily_render.DailyData:
         from indicators.services import daily_window

@@ -30,8 +30,7 @@ from chatgw.ratelimit import client_address
 from chatgw.schemas import clean_text
 from chatgw.services import RATING_LABELS, answer_survey, survey_by_token
 from chatgw.settings import ChatSettings, load_chat_settings
-from guichet.settings import load_section
-from mailgw.settings import MailSettings
+from mailgw.runtime import gateway_settings, wake_outbox
 from ticket_core.exceptions import InvalidValue
 from web_pages import forms
 from web_pages.strings import AUDIENCE_HELP, ERRORS, days_text, group, hm, when
@@ -85,23 +84,6 @@ _env.globals.update(static=static_url, nav=NAV, footer=FOOTER, group=group)
 @lru_cache(maxsize=1)
 def _fallback_settings() -> ChatSettings:
     return load_chat_settings()
-
-
-@lru_cache(maxsize=1)
-def _mail_settings() -> MailSettings:
-    return load_section(MailSettings, "mail")
-
-
-def mail_settings(app: web.Application) -> MailSettings:
-    """The mail gateway's settings (its outbox sends the form's acknowledgements)."""
-    gateway = app[CONTAINER].extras.get("mail")
-    return gateway.settings if gateway is not None else _mail_settings()
-
-
-def _wake_outbox(app: web.Application) -> None:
-    gateway = app[CONTAINER].extras.get("mail")
-    if gateway is not None:  # same process as the gateway: send now, not at the next round
-        gateway.outbox.wake()
 
 
 def chat_settings(app: web.Application) -> ChatSettings:
@@ -194,10 +176,10 @@ async def contact_post(request: web.Request) -> web.Response:
         tickets = await container.tickets(session)
         ticket = await forms.submit(session, tickets, result.values, raw=forms.raw_body(body),
                                     site=container.settings.site, now=container.clock(),
-                                    mail=mail_settings(request.app), opening=container.settings.opening_time,
+                                    mail=gateway_settings(container), opening=container.settings.opening_time,
                                     closing=container.settings.closing_time)
         await session.commit()  # durable before the reference is shown
-    _wake_outbox(request.app)
+    wake_outbox(container)
     raise web.HTTPSeeOther(f"/contact/envoye/{ticket.reference}")
 
 
@@ -327,10 +309,10 @@ async def post_message(ctx: RequestContext) -> dict[str, Any]:
     tickets = await ctx.container.tickets(ctx.session)
     ticket = await forms.submit(ctx.session, tickets, result.values, raw=ctx.body.model_dump_json(),
                                 site=ctx.container.settings.site, now=ctx.container.clock(),
-                                mail=mail_settings(ctx.request.app), opening=ctx.container.settings.opening_time,
+                                mail=gateway_settings(ctx.container), opening=ctx.container.settings.opening_time,
                                 closing=ctx.container.settings.closing_time)
     await ctx.session.commit()  # durable before the outbox is woken and the reference given
-    _wake_outbox(ctx.request.app)
+    wake_outbox(ctx.container)
     return {"reference": ticket.reference}
 
 
